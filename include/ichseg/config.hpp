@@ -1,0 +1,44 @@
+/// @file config.hpp
+/// @brief Version, host/device function markers and a human-readable build summary (`ichseg::build_info()`).
+#pragma once
+
+#include <string>
+
+#define ICHSEG_VERSION_MAJOR 0
+#define ICHSEG_VERSION_MINOR 1
+#define ICHSEG_VERSION_PATCH 0
+
+// Functions usable from both host code and CUDA kernels: plain inline for a g++ translation unit.
+#if defined(__CUDACC__)
+#define ICHSEG_HOST_DEVICE __host__ __device__ inline
+#else
+#define ICHSEG_HOST_DEVICE inline
+#endif
+
+#ifndef ICHSEG_WITH_CUDA
+#define ICHSEG_WITH_CUDA 0
+#endif
+
+namespace ichseg {
+
+/// One line that says how this translation unit was built: version, CUDA, OpenMP, vector ISA.
+inline std::string build_info() {
+    std::string s = "ichseg " + std::to_string(ICHSEG_VERSION_MAJOR) + "." + std::to_string(ICHSEG_VERSION_MINOR) +
+                    "." + std::to_string(ICHSEG_VERSION_PATCH);
+    s += ICHSEG_WITH_CUDA ? " | CUDA backend: linked" : " | CUDA backend: not built";
+#ifdef _OPENMP
+    s += " | OpenMP: on";
+#else
+    s += " | OpenMP: off (single-threaded)";
+#endif
+#if defined(__AVX512F__)
+    s += " | ISA: AVX-512";
+#elif defined(__AVX2__)
+    s += " | ISA: AVX2";
+#else
+    s += " | ISA: baseline";
+#endif
+    return s;
+}
+
+}  // namespace ichseg

@@ -1,0 +1,94 @@
+/// @file allocator.hpp
+/// @brief Raw buffers on a device. The CPU path is built in (64-byte aligned); the CUDA backend registers its
+/// stream-ordered pool here at start-up, so this header never includes CUDA headers.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "ichseg/core/device.hpp"
+#include "ichseg/core/error.hpp"
+
+namespace ichseg {
+
+/// Hooks that a device backend fills in. All null until the CUDA backend registers itself.
+struct DeviceBackendHooks {
+    void* (*allocate)(std::size_t bytes, int device) = nullptr;
+    void (*deallocate)(void* p, int device) = nullptr;
+    /// Copy `bytes` from src to dst; either side may be on the CPU or the CUDA device.
+    void (*copy)(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes) = nullptr;
+    void (*memset_zero)(void* p, std::size_t bytes, int device) = nullptr;
+};
+
+inline DeviceBackendHooks& cuda_hooks() {
+    static DeviceBackendHooks hooks;
+    return hooks;
+}
+
+[[noreturn]] inline void no_cuda_backend(const char* what) {
+    fail(what, ": this program was built without the ichseg CUDA backend (reconfigure with -DICHSEG_CUDA=ON and "
+               "link ichseg::cuda)");
+}
+
+/// Bytes held by CPU tensor buffers now and at the peak since the last reset (for benchmarks and tests).
+struct MemoryStats {
+    std::atomic<int64_t> current{0};
+    std::atomic<int64_t> peak{0};
+};
+inline MemoryStats& cpu_memory_stats() {
+    static MemoryStats s;
+    return s;
+}
+inline void reset_peak_memory() { cpu_memory_stats().peak = cpu_memory_stats().current.load(); }
+
+inline void* device_allocate(std::size_t bytes, Device dev) {
+    if (bytes == 0) bytes = 64;
+    if (dev.is_cpu()) {
+        std::size_t rounded = (bytes + 63) / 64 * 64;
+        void* p = std::aligned_alloc(64, rounded);
+        if (!p) fail("out of host memory allocating ", bytes, " bytes");
+        MemoryStats& st = cpu_memory_stats();
+        const int64_t now = st.current += static_cast<int64_t>(rounded);
+        int64_t pk = st.peak.load();
+        while (now > pk && !st.peak.compare_exchange_weak(pk, now)) {
+        }
+        return p;
+    }
+    if (!cuda_hooks().allocate) no_cuda_backend("allocating a CUDA tensor");
+    return cuda_hooks().allocate(bytes, dev.index);
+}
+
+inline void device_deallocate(void* p, std::size_t bytes, Device dev) noexcept {
+    if (!p) return;
+    if (dev.is_cpu()) {
+        std::free(p);
+        cpu_memory_stats().current -= static_cast<int64_t>((std::max<std::size_t>(bytes, 1) + 63) / 64 * 64);
+    }
+    else if (cuda_hooks().deallocate) cuda_hooks().deallocate(p, dev.index);
+}
+
+inline void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes) {
+    if (bytes == 0) return;
+    if (dst_dev.is_cpu() && src_dev.is_cpu()) {
+        std::memcpy(dst, src, bytes);
+        return;
+    }
+    if (!cuda_hooks().copy) no_cuda_backend("copying to or from a CUDA tensor");
+    cuda_hooks().copy(dst, dst_dev, src, src_dev, bytes);
+}
+
+inline void device_zero(void* p, std::size_t bytes, Device dev) {
+    if (dev.is_cpu()) {
+        std::memset(p, 0, bytes);
+        return;
+    }
+    if (!cuda_hooks().memset_zero) no_cuda_backend("zeroing a CUDA tensor");
+    cuda_hooks().memset_zero(p, bytes, dev.index);
+}
+
+}  // namespace ichseg

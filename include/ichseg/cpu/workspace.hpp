@@ -1,0 +1,20 @@
+/// @file workspace.hpp
+/// @brief Per-thread scratch buffers that persist across calls, so hot loops never allocate (im2col tiles,
+/// packed operands). Each OpenMP worker thread keeps its own growing buffer per slot.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace ichseg::cpu {
+
+/// A buffer of at least n elements owned by the calling thread; `slot` separates buffers that are live at once.
+template <class T>
+T* thread_workspace(std::size_t n, int slot = 0) {
+    thread_local std::vector<T> buffers[4];
+    std::vector<T>& b = buffers[slot];
+    if (b.size() < n) b.resize(n);
+    return b.data();
+}
+
+}  // namespace ichseg::cpu

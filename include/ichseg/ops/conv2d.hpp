@@ -1,0 +1,102 @@
+/// @file conv2d.hpp
+/// @brief 2-D convolution (cross-correlation, like torch.nn.functional.conv2d), NCHW, groups = 1.
+///
+///   conv2d_fprop: y[n,k,p,q] = b[k] + sum_{c,r,s} w[k,c,r,s] * x[n,c, p*sh - ph + r, q*sw - pw + s]
+///   conv2d_dgrad: dx = dL/dx given dy = dL/dy           (the transpose of fprop in x)
+///   conv2d_wgrad: dw = dL/dw, db = sum_{n,p,q} dy         (overwritten, not accumulated)
+///   conv2d(Var...): the differentiable op on the tape.
+/// Shapes: x (N,C,H,W), w (K,C,R,S), b (K) or undefined, y (N,K,P,Q) with P = (H + 2ph - R)/sh + 1.
+/// Derivatives and the accumulation rule: docs/ops.md.
+#pragma once
+
+#include "ichseg/cpu/conv2d.hpp"
+#include "ichseg/ops/common.hpp"
+
+namespace ichseg {
+
+struct Conv2dParams {
+    int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+    static Conv2dParams same(int64_t kernel) { return {1, 1, kernel / 2, kernel / 2}; }
+};
+
+/// Validates shapes and returns the geometry; throws naming `op` and the offending shapes.
+template <class T>
+cpu::ConvGeometry conv2d_geometry(const char* op, const Shape& x, const Shape& w, const Conv2dParams& p) {
+    ICHSEG_CHECK(x.size() == 4, op, ": input must be (N,C,H,W), got ", to_string(x));
+    ICHSEG_CHECK(w.size() == 4, op, ": weight must be (K,C,R,S), got ", to_string(w));
+    ICHSEG_CHECK(x[1] == w[1], op, ": input has ", x[1], " channels but weight ", to_string(w), " expects ", w[1],
+                 " (input ", to_string(x), ")");
+    ICHSEG_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.pad_h >= 0 && p.pad_w >= 0, op, ": invalid stride (",
+                 p.stride_h, ",", p.stride_w, ") or padding (", p.pad_h, ",", p.pad_w, ")");
+    const int64_t P = (x[2] + 2 * p.pad_h - w[2]) / p.stride_h + 1;
+    const int64_t Q = (x[3] + 2 * p.pad_w - w[3]) / p.stride_w + 1;
+    ICHSEG_CHECK(x[2] + 2 * p.pad_h >= w[2] && x[3] + 2 * p.pad_w >= w[3] && P > 0 && Q > 0, op, ": kernel ",
+                 to_string(w), " larger than padded input ", to_string(x));
+    return {x[0], x[1], x[2], x[3], w[0], w[2], w[3], P, Q, p.stride_h, p.stride_w, p.pad_h, p.pad_w};
+}
+
+template <class T>
+Tensor<T> conv2d_fprop(const Tensor<T>& x_in, const Tensor<T>& w_in, const Tensor<T>& b_in, const Conv2dParams& p) {
+    detail::static_check_float<T>();
+    const char* op = "conv2d_fprop";
+    detail::check_rank(op, "input", x_in, 4);
+    detail::check_rank(op, "weight", w_in, 4);
+    auto g = conv2d_geometry<T>(op, x_in.shape(), w_in.shape(), p);
+    if (b_in.defined())
+        ICHSEG_CHECK(b_in.dim() == 1 && b_in.size(0) == g.K, op, ": bias must be (", g.K, "), got ", describe(b_in));
+    Tensor<T> x = detail::cpu_input(op, x_in), w = detail::cpu_input(op, w_in), b = detail::cpu_input(op, b_in);
+    Tensor<T> y = Tensor<T>::empty({g.N, g.K, g.P, g.Q});
+    cpu::conv2d_fprop<T>(g, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data());
+    return y;
+}
+
+template <class T>
+Tensor<T> conv2d_dgrad(const Tensor<T>& dy_in, const Tensor<T>& w_in, const Shape& x_shape, const Conv2dParams& p) {
+    const char* op = "conv2d_dgrad";
+    auto g = conv2d_geometry<T>(op, x_shape, w_in.shape(), p);
+    ICHSEG_CHECK(dy_in.shape() == Shape({g.N, g.K, g.P, g.Q}), op, ": dy ", to_string(dy_in.shape()),
+                 " does not match the output shape ", to_string(Shape{g.N, g.K, g.P, g.Q}));
+    Tensor<T> dy = detail::cpu_input(op, dy_in), w = detail::cpu_input(op, w_in);
+    Tensor<T> dx = Tensor<T>::empty(x_shape);
+    cpu::conv2d_dgrad<T>(g, dy.data(), w.data(), dx.data());
+    return dx;
+}
+
+/// Returns {dw, db}; db is undefined when with_bias is false.
+template <class T>
+std::pair<Tensor<T>, Tensor<T>> conv2d_wgrad(const Tensor<T>& dy_in, const Tensor<T>& x_in, const Shape& w_shape,
+                                             const Conv2dParams& p, bool with_bias) {
+    const char* op = "conv2d_wgrad";
+    auto g = conv2d_geometry<T>(op, x_in.shape(), w_shape, p);
+    ICHSEG_CHECK(dy_in.shape() == Shape({g.N, g.K, g.P, g.Q}), op, ": dy ", to_string(dy_in.shape()),
+                 " does not match the output shape ", to_string(Shape{g.N, g.K, g.P, g.Q}));
+    Tensor<T> dy = detail::cpu_input(op, dy_in), x = detail::cpu_input(op, x_in);
+    Tensor<T> dw = Tensor<T>::empty(w_shape), db;
+    if (with_bias) db = Tensor<T>::empty({g.K});
+    cpu::conv2d_wgrad<T>(g, dy.data(), x.data(), dw.data(), with_bias ? db.data() : nullptr);
+    return {dw, db};
+}
+
+/// Differentiable convolution; `b` may be an undefined Var (no bias).
+template <class T>
+Var<T> conv2d(const Var<T>& x, const Var<T>& w, const Var<T>& b, const Conv2dParams& p = {}) {
+    const Tensor<T> bv = b.defined() ? b.value() : Tensor<T>();
+    Tensor<T> y = conv2d_fprop(x.value(), w.value(), bv, p);
+    // x is needed for the weight/bias gradients, w for the input gradient.
+    const bool keep_x = w.requires_grad() || b.requires_grad(), keep_w = x.requires_grad();
+    Tensor<T> xs = keep_x ? x.value() : Tensor<T>(), ws = keep_w ? w.value() : Tensor<T>();
+    const Shape xshape = x.shape(), wshape = w.shape();
+    const bool has_b = b.defined();
+    return record<T>("conv2d", std::move(y), {&x, &w, &b}, [xs, ws, xshape, wshape, p, has_b](const Tensor<T>& gy) {
+        std::vector<Tensor<T>> g(3);
+        if (ws.defined()) g[0] = conv2d_dgrad(gy, ws, xshape, p);
+        if (xs.defined()) {
+            auto [dw, db] = conv2d_wgrad(gy, xs, wshape, p, has_b);
+            g[1] = dw;
+            g[2] = db;
+        }
+        return g;
+    });
+}
+
+}  // namespace ichseg

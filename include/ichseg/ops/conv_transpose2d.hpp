@@ -1,0 +1,107 @@
+/// @file conv_transpose2d.hpp
+/// @brief Transposed 2-D convolution (torch.nn.functional.conv_transpose2d), NCHW, groups = 1.
+///
+/// Weight layout is PyTorch's (Cin, Cout, R, S). The op is built from the three convolution roles
+/// (CUTLASS's "deconv" view): with the weight read as a conv weight of K = Cin outputs and C = Cout inputs,
+///   conv_transpose2d_fprop(x)   = conv2d_dgrad(dy := x)              -> (N, Cout, Hout, Wout)
+///   conv_transpose2d_dgrad(dy)  = conv2d_fprop(x := dy)              -> (N, Cin, H, W)
+///   conv_transpose2d_wgrad      = conv2d_wgrad(dy := x, x := dy)     -> (Cin, Cout, R, S)
+/// Hout = (H - 1) * stride - 2 * pad + R + output_padding. The U-Net uses R = S = stride = 2, pad 0.
+#pragma once
+
+#include "ichseg/ops/conv2d.hpp"
+
+namespace ichseg {
+
+struct ConvTranspose2dParams {
+    int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, output_pad_h = 0, output_pad_w = 0;
+    Conv2dParams as_conv() const { return {stride_h, stride_w, pad_h, pad_w}; }
+};
+
+/// Output shape; validates the arguments and names the op in errors.
+inline Shape conv_transpose2d_output_shape(const char* op, const Shape& x, const Shape& w,
+                                           const ConvTranspose2dParams& p) {
+    ICHSEG_CHECK(x.size() == 4, op, ": input must be (N,Cin,H,W), got ", to_string(x));
+    ICHSEG_CHECK(w.size() == 4, op, ": weight must be (Cin,Cout,R,S), got ", to_string(w));
+    ICHSEG_CHECK(x[1] == w[0], op, ": input has ", x[1], " channels but weight ", to_string(w), " expects ", w[0],
+                 " (input ", to_string(x), ")");
+    ICHSEG_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.pad_h >= 0 && p.pad_w >= 0 && p.output_pad_h >= 0 &&
+                     p.output_pad_w >= 0 && p.output_pad_h < p.stride_h && p.output_pad_w < p.stride_w,
+                 op, ": invalid stride, padding or output padding");
+    const int64_t H = (x[2] - 1) * p.stride_h - 2 * p.pad_h + w[2] + p.output_pad_h;
+    const int64_t W = (x[3] - 1) * p.stride_w - 2 * p.pad_w + w[3] + p.output_pad_w;
+    ICHSEG_CHECK(H > 0 && W > 0, op, ": empty output for input ", to_string(x), " and weight ", to_string(w));
+    return {x[0], w[1], H, W};
+}
+
+template <class T>
+Tensor<T> conv_transpose2d_fprop(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b,
+                                 const ConvTranspose2dParams& p) {
+    detail::static_check_float<T>();
+    const char* op = "conv_transpose2d_fprop";
+    detail::check_rank(op, "input", x, 4);
+    detail::check_rank(op, "weight", w, 4);
+    const Shape ys = conv_transpose2d_output_shape(op, x.shape(), w.shape(), p);
+    if (b.defined())
+        ICHSEG_CHECK(b.dim() == 1 && b.size(0) == ys[1], op, ": bias must be (", ys[1], "), got ", describe(b));
+    Tensor<T> y = conv2d_dgrad(x, w, ys, p.as_conv());
+    if (b.defined()) {
+        Tensor<T> bc = detail::cpu_input(op, b);
+        const int64_t HW = ys[2] * ys[3];
+        parallel_for(ys[0] * ys[1], [&](int64_t nc) {
+            T* row = y.data() + nc * HW;
+            const T bk = bc.data()[nc % ys[1]];
+            for (int64_t i = 0; i < HW; ++i) row[i] += bk;
+        });
+    }
+    return y;
+}
+
+template <class T>
+Tensor<T> conv_transpose2d_dgrad(const Tensor<T>& dy, const Tensor<T>& w, const ConvTranspose2dParams& p) {
+    return conv2d_fprop(dy, w, Tensor<T>(), p.as_conv());
+}
+
+/// Returns {dw, db}; db (sum of dy over N, H, W) is undefined when with_bias is false.
+template <class T>
+std::pair<Tensor<T>, Tensor<T>> conv_transpose2d_wgrad(const Tensor<T>& dy, const Tensor<T>& x, const Shape& w_shape,
+                                                       const ConvTranspose2dParams& p, bool with_bias) {
+    auto [dw, unused] = conv2d_wgrad(x, dy, w_shape, p.as_conv(), false);
+    Tensor<T> db;
+    if (with_bias) {
+        Tensor<T> g = detail::cpu_input("conv_transpose2d_wgrad", dy);
+        const int64_t N = g.size(0), C = g.size(1), HW = g.size(2) * g.size(3);
+        db = Tensor<T>::empty({C});
+        parallel_for(C, [&](int64_t c) {
+            T s = 0;
+            for (int64_t n = 0; n < N; ++n) {
+                const T* row = g.data() + (n * C + c) * HW;
+                for (int64_t i = 0; i < HW; ++i) s += row[i];
+            }
+            db.data()[c] = s;
+        });
+    }
+    return {dw, db};
+}
+
+template <class T>
+Var<T> conv_transpose2d(const Var<T>& x, const Var<T>& w, const Var<T>& b, const ConvTranspose2dParams& p = {}) {
+    const Tensor<T> bv = b.defined() ? b.value() : Tensor<T>();
+    Tensor<T> y = conv_transpose2d_fprop(x.value(), w.value(), bv, p);
+    const bool keep_x = w.requires_grad() || b.requires_grad(), keep_w = x.requires_grad();
+    Tensor<T> xs = keep_x ? x.value() : Tensor<T>(), ws = keep_w ? w.value() : Tensor<T>();
+    const Shape wshape = w.shape();
+    const bool has_b = b.defined();
+    return record<T>("conv_transpose2d", std::move(y), {&x, &w, &b}, [xs, ws, wshape, p, has_b](const Tensor<T>& gy) {
+        std::vector<Tensor<T>> g(3);
+        if (ws.defined()) g[0] = conv_transpose2d_dgrad(gy, ws, p);
+        if (xs.defined()) {
+            auto [dw, db] = conv_transpose2d_wgrad(gy, xs, wshape, p, has_b);
+            g[1] = dw;
+            g[2] = db;
+        }
+        return g;
+    });
+}
+
+}  // namespace ichseg

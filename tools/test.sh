@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs missing packages, builds (Release), runs every
+# test, then an ASan+UBSan build of the suite, then a separate consumer project against the installed package,
+# then short fuzz runs of the file readers. Usage: tools/test.sh   (ICHSEG_JOBS=N to change parallelism)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/deps.sh
+JOBS="${ICHSEG_JOBS:-$(nproc)}"
+export CTEST_OUTPUT_ON_FAILURE=1
+
+echo "== [1/4] Release build and tests"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DICHSEG_BUILD_TESTS=ON -DICHSEG_BUILD_EXAMPLES=ON \
+      -DICHSEG_BUILD_BENCHMARKS=ON > build.log 2>&1 || { cat build.log; exit 1; }
+cmake --build build -j "$JOBS"
+ctest --test-dir build -j "$JOBS" --timeout 900
+
+echo "== [2/4] AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DICHSEG_SANITIZE=address,undefined -DICHSEG_CUDA=OFF \
+      -DICHSEG_BUILD_EXAMPLES=OFF -DICHSEG_BUILD_BENCHMARKS=OFF > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
+cmake --build build-asan -j "$JOBS"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan -j "$JOBS" --timeout 1800 -LE slow
+
+echo "== [3/4] Consumer project: find_package(ichseg) + target_link_libraries(app ichseg::ichseg)"
+rm -rf build/install build-consumer
+cmake --install build --prefix "$PWD/build/install" > /dev/null
+cmake -S tests/consumer -B build-consumer -DCMAKE_PREFIX_PATH="$PWD/build/install" > /dev/null
+cmake --build build-consumer -j "$JOBS"
+./build-consumer/ichseg_consumer
+
+echo "== [4/4] Short fuzz runs of the file readers"
+if [ -x tools/fuzz.sh ]; then bash tools/fuzz.sh; else echo "(no fuzz targets yet)"; fi
+echo "== all tests passed"
