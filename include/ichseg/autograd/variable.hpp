@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "ichseg/autograd/grad_mode.hpp"
+#include "ichseg/core/parallel.hpp"
 #include "ichseg/core/tensor.hpp"
 
 namespace ichseg {
@@ -79,7 +80,10 @@ void accumulate(Tensor<T>& dst, const Tensor<T>& g) {
     T* d = dst.data();
     const T* s = gc.data();
     const int64_t n = dst.numel();
-    for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+    parallel_for((n + 32767) / 32768, [&](int64_t blk) {
+        const int64_t hi = std::min<int64_t>(n, (blk + 1) * 32768);
+        for (int64_t i = blk * 32768; i < hi; ++i) d[i] += s[i];
+    });
 }
 }  // namespace detail
 

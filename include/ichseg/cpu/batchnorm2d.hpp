@@ -1,7 +1,7 @@
 /// @file batchnorm2d.hpp (cpu)
 /// @brief Batch normalisation over (N, H, W) per channel, with an optional fused ReLU epilogue.
-/// One channel per task (channels are independent); sums are accumulated in double, so the result does not
-/// depend on the thread count.
+/// One channel per task (channels are independent), so the result does not depend on the thread count. Each
+/// plane (one image, one channel) is reduced with vectorised partial sums, and planes are summed in double.
 #pragma once
 
 #include <cmath>
@@ -14,6 +14,23 @@ struct BatchNormGeometry {
     int64_t N, C, HW;
 };
 
+/// Sum of one plane: vectorised partial sums in T, returned as double.
+template <class T>
+double plane_sum(const T* p, int64_t n) {
+    T s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; ++i) s += p[i];
+    return s;
+}
+/// Sum of squared deviations from m of one plane.
+template <class T>
+double plane_sq_dev(const T* p, int64_t n, T m) {
+    T s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; ++i) s += (p[i] - m) * (p[i] - m);
+    return s;
+}
+
 /// Training forward: batch mean / biased variance normalise x; running stats get the unbiased variance.
 /// save_mean / save_invstd (C) receive the statistics used, for the backward pass.
 template <class T>
@@ -23,23 +40,10 @@ void batchnorm2d_fwd_train(const BatchNormGeometry& g, const T* x, const T* gamm
     const int64_t M = g.N * g.HW;
     parallel_for(g.C, [&](int64_t c) {
         double s = 0;
-        for (int64_t n = 0; n < g.N; ++n) {
-            const T* xp = x + (n * g.C + c) * g.HW;
-            double ps = 0;
-            for (int64_t i = 0; i < g.HW; ++i) ps += xp[i];
-            s += ps;
-        }
+        for (int64_t n = 0; n < g.N; ++n) s += plane_sum(x + (n * g.C + c) * g.HW, g.HW);
         const double mean = s / static_cast<double>(M);
         double ss = 0;
-        for (int64_t n = 0; n < g.N; ++n) {
-            const T* xp = x + (n * g.C + c) * g.HW;
-            double pss = 0;
-            for (int64_t i = 0; i < g.HW; ++i) {
-                const double d = xp[i] - mean;
-                pss += d * d;
-            }
-            ss += pss;
-        }
+        for (int64_t n = 0; n < g.N; ++n) ss += plane_sq_dev(x + (n * g.C + c) * g.HW, g.HW, static_cast<T>(mean));
         const double var = ss / static_cast<double>(M);
         const double invstd = 1.0 / std::sqrt(var + eps);
         save_mean[c] = static_cast<T>(mean);
@@ -54,10 +58,13 @@ void batchnorm2d_fwd_train(const BatchNormGeometry& g, const T* x, const T* gamm
         for (int64_t n = 0; n < g.N; ++n) {
             const T* xp = x + (n * g.C + c) * g.HW;
             T* yp = y + (n * g.C + c) * g.HW;
-            if (relu)
+            if (relu) {
+#pragma omp simd
                 for (int64_t i = 0; i < g.HW; ++i) yp[i] = std::max(T(0), xp[i] * a + b);
-            else
+            } else {
+#pragma omp simd
                 for (int64_t i = 0; i < g.HW; ++i) yp[i] = xp[i] * a + b;
+            }
         }
     });
 }
@@ -73,10 +80,13 @@ void batchnorm2d_fwd_infer(const BatchNormGeometry& g, const T* x, const T* gamm
         for (int64_t n = 0; n < g.N; ++n) {
             const T* xp = x + (n * g.C + c) * g.HW;
             T* yp = y + (n * g.C + c) * g.HW;
-            if (relu)
+            if (relu) {
+#pragma omp simd
                 for (int64_t i = 0; i < g.HW; ++i) yp[i] = std::max(T(0), xp[i] * a + b);
-            else
+            } else {
+#pragma omp simd
                 for (int64_t i = 0; i < g.HW; ++i) yp[i] = xp[i] * a + b;
+            }
         }
     });
 }
@@ -94,11 +104,24 @@ void batchnorm2d_bwd(const BatchNormGeometry& g, const T* dy, const T* x, const 
         double sdy = 0, sdyx = 0;
         for (int64_t n = 0; n < g.N; ++n) {
             const int64_t off = (n * g.C + c) * g.HW;
-            double a = 0, b = 0;
-            for (int64_t i = 0; i < g.HW; ++i) {
-                const double d = (relu && !(y[off + i] > T(0))) ? 0.0 : static_cast<double>(dy[off + i]);
-                a += d;
-                b += d * (x[off + i] - mu);
+            const T* dyp = dy + off;
+            const T* xp = x + off;
+            const T* yp = relu ? y + off : nullptr;
+            const T m = static_cast<T>(mu);
+            T a = 0, b = 0;  // per-plane partial sums in T (vectorised), accumulated across planes in double
+            if (relu) {
+#pragma omp simd reduction(+ : a, b)
+                for (int64_t i = 0; i < g.HW; ++i) {
+                    const T d = yp[i] > T(0) ? dyp[i] : T(0);
+                    a += d;
+                    b += d * (xp[i] - m);
+                }
+            } else {
+#pragma omp simd reduction(+ : a, b)
+                for (int64_t i = 0; i < g.HW; ++i) {
+                    a += dyp[i];
+                    b += dyp[i] * (xp[i] - m);
+                }
             }
             sdy += a;
             sdyx += b;
@@ -114,13 +137,17 @@ void batchnorm2d_bwd(const BatchNormGeometry& g, const T* dy, const T* x, const 
         // dx = k * (dy - mdy - (x - mu) * mdyx) = a * dy + cx * x + b
         for (int64_t n = 0; n < g.N; ++n) {
             const int64_t off = (n * g.C + c) * g.HW;
-            if (relu)
-                for (int64_t i = 0; i < g.HW; ++i) {
-                    const T d = y[off + i] > T(0) ? dy[off + i] : T(0);
-                    dx[off + i] = a * d + cx * x[off + i] + b;
-                }
-            else
-                for (int64_t i = 0; i < g.HW; ++i) dx[off + i] = a * dy[off + i] + cx * x[off + i] + b;
+            const T* dyp = dy + off;
+            const T* xp = x + off;
+            T* dxp = dx + off;
+            if (relu) {
+                const T* yp = y + off;
+#pragma omp simd
+                for (int64_t i = 0; i < g.HW; ++i) dxp[i] = a * (yp[i] > T(0) ? dyp[i] : T(0)) + cx * xp[i] + b;
+            } else {
+#pragma omp simd
+                for (int64_t i = 0; i < g.HW; ++i) dxp[i] = a * dyp[i] + cx * xp[i] + b;
+            }
         }
     });
 }

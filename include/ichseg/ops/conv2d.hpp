@@ -10,14 +10,32 @@
 #pragma once
 
 #include "ichseg/cpu/conv2d.hpp"
+#include "ichseg/cpu/conv2d_winograd.hpp"
 #include "ichseg/ops/common.hpp"
 
 namespace ichseg {
 
+/// How the CPU computes a convolution. Auto picks Winograd F(2x2,3x3) for float 3x3 stride-1 pad-1
+/// convolutions with at least 8 input and output channels, and im2col + GEMM otherwise (always for double).
+enum class ConvAlgorithm { Auto, Im2colGemm, Winograd };
+
 struct Conv2dParams {
     int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+    ConvAlgorithm algorithm = ConvAlgorithm::Auto;
     static Conv2dParams same(int64_t kernel) { return {1, 1, kernel / 2, kernel / 2}; }
 };
+
+namespace detail {
+/// Whether the CPU should run this convolution by Winograd; throws if Winograd was forced but does not apply.
+template <class T>
+bool use_winograd(const cpu::ConvGeometry& g, const Conv2dParams& p) {
+    const bool ok = std::is_same_v<T, float> && cpu::winograd::applicable(g);
+    if (p.algorithm == ConvAlgorithm::Winograd)
+        ICHSEG_CHECK(ok, "conv2d: Winograd requested but it needs float, a 3x3 kernel, stride 1, padding 1 and at "
+                         "least 8 input and output channels");
+    return p.algorithm == ConvAlgorithm::Winograd || (p.algorithm == ConvAlgorithm::Auto && ok);
+}
+}  // namespace detail
 
 /// Validates shapes and returns the geometry; throws naming `op` and the offending shapes.
 template <class T>
@@ -46,7 +64,14 @@ Tensor<T> conv2d_fprop(const Tensor<T>& x_in, const Tensor<T>& w_in, const Tenso
         ICHSEG_CHECK(b_in.dim() == 1 && b_in.size(0) == g.K, op, ": bias must be (", g.K, "), got ", describe(b_in));
     Tensor<T> x = detail::cpu_input(op, x_in), w = detail::cpu_input(op, w_in), b = detail::cpu_input(op, b_in);
     Tensor<T> y = Tensor<T>::empty({g.N, g.K, g.P, g.Q});
-    cpu::conv2d_fprop<T>(g, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data());
+    const T* bp = b.defined() ? b.data() : nullptr;
+    if constexpr (std::is_same_v<T, float>) {
+        if (detail::use_winograd<T>(g, p)) {
+            cpu::winograd::conv2d_fprop(g, x.data(), w.data(), bp, y.data());
+            return y;
+        }
+    }
+    cpu::conv2d_fprop<T>(g, x.data(), w.data(), bp, y.data());
     return y;
 }
 
@@ -58,6 +83,12 @@ Tensor<T> conv2d_dgrad(const Tensor<T>& dy_in, const Tensor<T>& w_in, const Shap
                  " does not match the output shape ", to_string(Shape{g.N, g.K, g.P, g.Q}));
     Tensor<T> dy = detail::cpu_input(op, dy_in), w = detail::cpu_input(op, w_in);
     Tensor<T> dx = Tensor<T>::empty(x_shape);
+    if constexpr (std::is_same_v<T, float>) {
+        if (detail::use_winograd<T>(g, p)) {
+            cpu::winograd::conv2d_dgrad(g, dy.data(), w.data(), dx.data());
+            return dx;
+        }
+    }
     cpu::conv2d_dgrad<T>(g, dy.data(), w.data(), dx.data());
     return dx;
 }
@@ -73,7 +104,14 @@ std::pair<Tensor<T>, Tensor<T>> conv2d_wgrad(const Tensor<T>& dy_in, const Tenso
     Tensor<T> dy = detail::cpu_input(op, dy_in), x = detail::cpu_input(op, x_in);
     Tensor<T> dw = Tensor<T>::empty(w_shape), db;
     if (with_bias) db = Tensor<T>::empty({g.K});
-    cpu::conv2d_wgrad<T>(g, dy.data(), x.data(), dw.data(), with_bias ? db.data() : nullptr);
+    T* dbp = with_bias ? db.data() : nullptr;
+    if constexpr (std::is_same_v<T, float>) {
+        if (detail::use_winograd<T>(g, p)) {
+            cpu::winograd::conv2d_wgrad(g, dy.data(), x.data(), dw.data(), dbp);
+            return {dw, db};
+        }
+    }
+    cpu::conv2d_wgrad<T>(g, dy.data(), x.data(), dw.data(), dbp);
     return {dw, db};
 }
 

@@ -15,7 +15,7 @@ namespace ichseg {
 
 struct ConvTranspose2dParams {
     int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, output_pad_h = 0, output_pad_w = 0;
-    Conv2dParams as_conv() const { return {stride_h, stride_w, pad_h, pad_w}; }
+    Conv2dParams as_conv() const { return {stride_h, stride_w, pad_h, pad_w, ConvAlgorithm::Im2colGemm}; }
 };
 
 /// Output shape; validates the arguments and names the op in errors.

@@ -1,0 +1,469 @@
+/// @file conv2d_winograd.hpp (cpu)
+/// @brief 3x3 stride-1 pad-1 convolution by Winograd's minimal filtering (Lavin & Gray 2016), F(2x2, 3x3) and
+/// F(4x4, 3x3): fprop, dgrad and wgrad as alpha^2 GEMMs (alpha = m + 2) per block of m x m output tiles in the
+/// alpha x alpha transform domain, with 2.25x (m = 2) or 4x (m = 4) fewer multiplications than direct convolution.
+///
+///   fprop:  Y_t = A^T [ sum_c U[k,c] (.) V[c,t] ] A,   U = G g G^T,  V = B^T d_t B   (d_t: alpha x alpha patch)
+///   dgrad:  fprop of dy with the 180-degree-rotated, channel-transposed filter
+///   wgrad:  dg = G^T [ sum_t (A dY_t A^T) (.) V[c,t] ] G   (the adjoint of fprop; exact in exact arithmetic)
+///
+/// Work is split into blocks of whole tile rows of one image; each block's transforms and GEMMs stay in per-thread
+/// buffers. Tile tx of a padded row reads columns m*tx .. m*tx + alpha - 1; splitting each row into its m phases
+/// (p[j][q] = row[m q + j]) makes every access of the tile loops contiguous, so they vectorise across tiles.
+/// wgrad keeps one transform-domain partial dU per thread and sums them in thread order: results are bitwise
+/// reproducible for a fixed thread count. Float only. The transforms add rounding: a few ulp per element for
+/// m = 2 (points 0, +-1, +-1/2), roughly ten times more for m = 4 (points up to +-2, factors 1/24); the tests
+/// bound both against direct convolution.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "ichseg/core/parallel.hpp"
+#include "ichseg/cpu/conv2d.hpp"
+#include "ichseg/cpu/gemm.hpp"
+#include "ichseg/cpu/workspace.hpp"
+
+namespace ichseg::cpu::winograd {
+
+/// Eight floats processed as one value (GCC/Clang vector extension); the tile loops run eight tiles at a time
+/// and finish with a scalar tail through the same templated code.
+typedef float v8f __attribute__((vector_size(32)));
+template <class V>
+inline V load(const float* p) {
+    if constexpr (sizeof(V) == sizeof(float)) {
+        return *p;
+    } else {
+        V v;
+        __builtin_memcpy(&v, p, sizeof(V));
+        return v;
+    }
+}
+template <class V>
+inline void store(float* p, const V& v) {
+    if constexpr (sizeof(V) == sizeof(float)) *p = v;
+    else __builtin_memcpy(p, &v, sizeof(V));
+}
+/// body(V{}, tx) for tx in [0, n): blocks of eight as v8f, then the scalar rest.
+template <class F>
+inline void for_tiles(int64_t n, F&& body) {
+    int64_t tx = 0;
+    for (; tx + 8 <= n; tx += 8) body(v8f{}, tx);
+    for (; tx < n; ++tx) body(float{}, tx);
+}
+
+/// F(2x2, 3x3): alpha = 4.
+struct F2 {
+    static constexpr int m = 2, alpha = 4;
+    /// t = B^T d
+    template <class V>
+    static inline void input(const V* d, V* t) {
+        t[0] = d[0] - d[2];
+        t[1] = d[1] + d[2];
+        t[2] = d[2] - d[1];
+        t[3] = d[1] - d[3];
+    }
+    /// y = A^T s
+    template <class V>
+    static inline void output(const V* s, V* y) {
+        y[0] = s[0] + s[1] + s[2];
+        y[1] = s[1] - s[2] - s[3];
+    }
+    /// u = G g
+    template <class V>
+    static inline void filter(const V* g, V* u) {
+        u[0] = g[0];
+        u[1] = 0.5f * (g[0] + g[1] + g[2]);
+        u[2] = 0.5f * (g[0] - g[1] + g[2]);
+        u[3] = g[2];
+    }
+    /// d = A dy   (the adjoint of output())
+    template <class V>
+    static inline void output_adjoint(const V* dy, V* d) {
+        d[0] = dy[0];
+        d[1] = dy[0] + dy[1];
+        d[2] = dy[0] - dy[1];
+        d[3] = -dy[1];
+    }
+    /// g = G^T u  (the adjoint of filter())
+    template <class V>
+    static inline void filter_adjoint(const V* u, V* g) {
+        g[0] = u[0] + 0.5f * (u[1] + u[2]);
+        g[1] = 0.5f * (u[1] - u[2]);
+        g[2] = 0.5f * (u[1] + u[2]) + u[3];
+    }
+};
+
+/// F(4x4, 3x3): alpha = 6, interpolation points 0, +-1, +-2, infinity.
+struct F4 {
+    static constexpr int m = 4, alpha = 6;
+    template <class V>
+    static inline void input(const V* d, V* t) {
+        t[0] = 4.f * d[0] - 5.f * d[2] + d[4];
+        t[1] = -4.f * (d[1] + d[2]) + d[3] + d[4];
+        t[2] = 4.f * (d[1] - d[2]) - d[3] + d[4];
+        t[3] = 2.f * (d[3] - d[1]) - d[2] + d[4];
+        t[4] = 2.f * (d[1] - d[3]) - d[2] + d[4];
+        t[5] = 4.f * d[1] - 5.f * d[3] + d[5];
+    }
+    template <class V>
+    static inline void output(const V* s, V* y) {
+        const V a = s[1] + s[2], b = s[1] - s[2], c = s[3] + s[4], d = s[3] - s[4];
+        y[0] = s[0] + a + c;
+        y[1] = b + 2.f * d;
+        y[2] = a + 4.f * c;
+        y[3] = b + 8.f * d + s[5];
+    }
+    template <class V>
+    static inline void filter(const V* g, V* u) {
+        u[0] = 0.25f * g[0];
+        u[1] = -(g[0] + g[1] + g[2]) * (1.f / 6.f);
+        u[2] = -(g[0] - g[1] + g[2]) * (1.f / 6.f);
+        u[3] = g[0] * (1.f / 24.f) + g[1] * (1.f / 12.f) + g[2] * (1.f / 6.f);
+        u[4] = g[0] * (1.f / 24.f) - g[1] * (1.f / 12.f) + g[2] * (1.f / 6.f);
+        u[5] = g[2];
+    }
+    template <class V>
+    static inline void output_adjoint(const V* dy, V* d) {
+        d[0] = dy[0];
+        d[1] = dy[0] + dy[1] + dy[2] + dy[3];
+        d[2] = dy[0] - dy[1] + dy[2] - dy[3];
+        d[3] = dy[0] + 2.f * dy[1] + 4.f * dy[2] + 8.f * dy[3];
+        d[4] = dy[0] - 2.f * dy[1] + 4.f * dy[2] - 8.f * dy[3];
+        d[5] = dy[3];
+    }
+    template <class V>
+    static inline void filter_adjoint(const V* u, V* g) {
+        g[0] = 0.25f * u[0] - (u[1] + u[2]) * (1.f / 6.f) + (u[3] + u[4]) * (1.f / 24.f);
+        g[1] = (u[2] - u[1]) * (1.f / 6.f) + (u[3] - u[4]) * (1.f / 12.f);
+        g[2] = (u[3] + u[4] - u[1] - u[2]) * (1.f / 6.f) + u[5];
+    }
+};
+
+/// Winograd applies to float 3x3 stride-1 pad-1 convolutions; below 8 channels the GEMMs are too small to pay
+/// for the transforms.
+inline bool applicable(const ConvGeometry& g) {
+    return g.R == 3 && g.S == 3 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 1 && g.pad_w == 1 && g.C >= 8 &&
+           g.K >= 8 && g.H >= 2 && g.W >= 2;
+}
+
+/// The tile size used for a geometry: F(4x4) once the image is at least 32 x 32. Below that the filter transform
+/// (alpha^2 K C values per call) costs as much as the few GEMM columns it serves, and F(2x2) is faster.
+inline bool use_f4(const ConvGeometry& g) { return g.H >= 32 && g.W >= 32; }
+
+namespace detail {
+
+/// Tile grid of an H x W output: TH x TW tiles of m x m.
+struct Tiling {
+    int64_t TH, TW;
+    Tiling(int64_t H, int64_t W, int m) : TH((H + m - 1) / m), TW((W + m - 1) / m) {}
+};
+
+/// U[a*a][K][C] = G g G^T of every filter; with `rotate`, the filter w[k][c] rotated by 180 degrees, stored as
+/// U[a*a][C][K] (the dgrad filter). Eight filters that are neighbours in U are transformed together, so the
+/// alpha^2 output streams are written contiguously.
+template <class WT>
+void transform_filter(const float* w, int64_t K, int64_t C, bool rotate, float* U) {
+    constexpr int A = WT::alpha;
+    const int64_t KC = K * C;
+    // U row `outer` (k, or c when rotated), columns [i0, i0 + width) (c, or k when rotated).
+    const int64_t outer_n = rotate ? C : K, inner_n = rotate ? K : C;
+    auto one = [&](int64_t outer) {
+        for_tiles(inner_n, [&](auto tag, int64_t i0) {
+            using T = decltype(tag);
+            constexpr int L = sizeof(T) / sizeof(float);
+            T g[3][3];
+            for (int r = 0; r < 3; ++r)
+                for (int s = 0; s < 3; ++s) {
+                    float lane[L];
+                    for (int l = 0; l < L; ++l) {
+                        const int64_t k = rotate ? i0 + l : outer, c = rotate ? outer : i0 + l;
+                        lane[l] = rotate ? w[(k * C + c) * 9 + (2 - r) * 3 + (2 - s)] : w[(k * C + c) * 9 + r * 3 + s];
+                    }
+                    g[r][s] = load<T>(lane);
+                }
+            T t[3][A];  // g G^T along each row
+            for (int r = 0; r < 3; ++r) WT::filter(g[r], t[r]);
+            float* dst = U + outer * inner_n + i0;
+            for (int j = 0; j < A; ++j) {
+                const T col[3] = {t[0][j], t[1][j], t[2][j]};
+                T u[A];
+                WT::filter(col, u);
+                for (int i = 0; i < A; ++i) store<T>(dst + (i * A + j) * KC, u[i]);
+            }
+        });
+    };
+    if (KC < 4096) {
+        for (int64_t o = 0; o < outer_n; ++o) one(o);
+    } else {
+        parallel_for(outer_n, one);
+    }
+}
+
+/// Split a zero-padded row into its m phases: ph[j * n + q] = row[m q + j], q < n.
+template <int M>
+inline void split_phases(const float* row, int64_t n, float* ph) {
+    for (int j = 0; j < M; ++j) {
+        float* p = ph + j * n;
+#pragma omp simd
+        for (int64_t q = 0; q < n; ++q) p[q] = row[M * q + j];
+    }
+}
+
+/// V[a*a][C][nt] for tile rows [ty0, ty1) of one image (nt = (ty1 - ty0) * TW), V = B^T d B.
+template <class WT>
+void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tiling& tl, int64_t ty0, int64_t ty1,
+                     float* V) {
+    constexpr int A = WT::alpha, M = WT::m;
+    const int64_t nt = (ty1 - ty0) * tl.TW, stride = C * nt, TW = tl.TW, n = TW + 1, Wp = M * n;
+    float* pad = thread_workspace<float>(static_cast<size_t>(Wp), 3);
+    float* ph = thread_workspace<float>(static_cast<size_t>(A * M * n), 2);  // A rows x M phases x n
+    for (int64_t c = 0; c < C; ++c) {
+        const float* xc = x + c * H * W;
+        for (int64_t ty = ty0; ty < ty1; ++ty) {
+            for (int i = 0; i < A; ++i) {
+                const int64_t ih = M * ty - 1 + i;
+                if (ih < 0 || ih >= H) {
+                    std::fill(ph + i * M * n, ph + (i + 1) * M * n, 0.f);
+                    continue;
+                }
+                pad[0] = 0.f;
+                std::memcpy(pad + 1, xc + ih * W, sizeof(float) * W);
+                std::fill(pad + 1 + W, pad + Wp, 0.f);
+                split_phases<M>(pad, n, ph + i * M * n);
+            }
+            float* out = V + c * nt + (ty - ty0) * TW;
+            for_tiles(TW, [&](auto tag, int64_t tx) {
+                using T = decltype(tag);
+                T e[A][A];  // e[r][j] = (d B)[r][j]
+                for (int r = 0; r < A; ++r) {
+                    T d[A];
+                    for (int s = 0; s < A; ++s) d[s] = load<T>(ph + (r * M + s % M) * n + tx + s / M);
+                    WT::input(d, e[r]);
+                }
+                for (int j = 0; j < A; ++j) {
+                    T col[A], v[A];
+                    for (int r = 0; r < A; ++r) col[r] = e[r][j];
+                    WT::input(col, v);
+                    for (int i = 0; i < A; ++i) store<T>(out + (i * A + j) * stride + tx, v[i]);
+                }
+            });
+        }
+    }
+}
+
+/// y[k] rows of tile rows [ty0, ty1) from Mt[a*a][K][nt]: Y = A^T m A (+ bias).
+template <class WT>
+void transform_output(const float* Mt, int64_t K, int64_t H, int64_t W, const Tiling& tl, int64_t ty0, int64_t ty1,
+                      const float* bias, float* y) {
+    constexpr int A = WT::alpha, M = WT::m;
+    const int64_t nt = (ty1 - ty0) * tl.TW, stride = K * nt, TW = tl.TW;
+    float* buf = thread_workspace<float>(static_cast<size_t>(2 * M * M * TW), 2);
+    float* ph = buf;                  // [M rows][M phases][TW]
+    float* rows = buf + M * M * TW;   // [M rows][M * TW] interleaved
+    for (int64_t k = 0; k < K; ++k) {
+        const float b = bias ? bias[k] : 0.f;
+        for (int64_t ty = ty0; ty < ty1; ++ty) {
+            const float* mk = Mt + k * nt + (ty - ty0) * TW;
+            for_tiles(TW, [&](auto tag, int64_t tx) {
+                using T = decltype(tag);
+                T s[M][A];  // (A^T m)[a][j]
+                for (int j = 0; j < A; ++j) {
+                    T col[A], o[M];
+                    for (int i = 0; i < A; ++i) col[i] = load<T>(mk + (i * A + j) * stride + tx);
+                    WT::output(col, o);
+                    for (int a = 0; a < M; ++a) s[a][j] = o[a];
+                }
+                for (int a = 0; a < M; ++a) {
+                    T o[M];
+                    WT::output(s[a], o);
+                    for (int bb = 0; bb < M; ++bb) store<T>(ph + (a * M + bb) * TW + tx, o[bb] + b);
+                }
+            });
+            for (int a = 0; a < M; ++a) {
+                const int64_t oh = M * ty + a;
+                if (oh >= H) break;
+                float* r = rows + a * M * TW;
+                for (int bb = 0; bb < M; ++bb) {
+                    const float* p = ph + (a * M + bb) * TW;
+#pragma omp simd
+                    for (int64_t tx = 0; tx < TW; ++tx) r[M * tx + bb] = p[tx];
+                }
+                std::memcpy(y + (k * H + oh) * W, r, sizeof(float) * W);
+            }
+        }
+    }
+}
+
+/// D[a*a][K][nt] = A dY A^T of the m x m output-gradient tiles of tile rows [ty0, ty1) (zero outside the image).
+template <class WT>
+void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, const Tiling& tl, int64_t ty0,
+                           int64_t ty1, float* D) {
+    constexpr int A = WT::alpha, M = WT::m;
+    const int64_t nt = (ty1 - ty0) * tl.TW, stride = K * nt, TW = tl.TW;
+    float* buf = thread_workspace<float>(static_cast<size_t>(M * M * TW + M * TW), 2);
+    float* ph = buf;             // [M rows][M phases][TW]
+    float* pad = buf + M * M * TW;
+    for (int64_t k = 0; k < K; ++k)
+        for (int64_t ty = ty0; ty < ty1; ++ty) {
+            for (int a = 0; a < M; ++a) {
+                const int64_t oh = M * ty + a;
+                if (oh >= H) {
+                    std::fill(ph + a * M * TW, ph + (a + 1) * M * TW, 0.f);
+                    continue;
+                }
+                std::memcpy(pad, dy + (k * H + oh) * W, sizeof(float) * W);
+                std::fill(pad + W, pad + M * TW, 0.f);
+                split_phases<M>(pad, TW, ph + a * M * TW);
+            }
+            float* out = D + k * nt + (ty - ty0) * TW;
+            for_tiles(TW, [&](auto tag, int64_t tx) {
+                using T = decltype(tag);
+                T q[M][A];  // (dY A^T)[a][j]
+                for (int a = 0; a < M; ++a) {
+                    T r[M];
+                    for (int bb = 0; bb < M; ++bb) r[bb] = load<T>(ph + (a * M + bb) * TW + tx);
+                    WT::output_adjoint(r, q[a]);
+                }
+                for (int j = 0; j < A; ++j) {
+                    T col[M], d[A];
+                    for (int a = 0; a < M; ++a) col[a] = q[a][j];
+                    WT::output_adjoint(col, d);
+                    for (int i = 0; i < A; ++i) store<T>(out + (i * A + j) * stride + tx, d[i]);
+                }
+            });
+        }
+}
+
+/// Tile rows per block: aim at ~`target` tiles per block (the GEMM's N), at least one row, and enough blocks
+/// for all threads.
+inline int64_t tile_rows_per_block(int64_t N, const Tiling& tl, int64_t target) {
+    int64_t rows = std::max<int64_t>(1, target / tl.TW);
+    rows = std::min(rows, tl.TH);
+    while (rows > 1 && N * ((tl.TH + rows - 1) / rows) < 2 * num_threads()) rows = (rows + 1) / 2;
+    return rows;
+}
+
+/// y (N,Kout,H,W) = conv(x (N,Cin,H,W), filter given as U[a*a][Kout][Cin]) + bias.
+template <class WT>
+void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int64_t H, int64_t W, const float* U,
+                       const float* bias, float* y) {
+    constexpr int A2 = WT::alpha * WT::alpha;
+    const Tiling tl(H, W, WT::m);
+    const int64_t rows = tile_rows_per_block(N, tl, 192), blocks = (tl.TH + rows - 1) / rows;
+    parallel_for(N * blocks, [&](int64_t task) {
+        const int64_t n = task / blocks, ty0 = (task % blocks) * rows, ty1 = std::min(tl.TH, ty0 + rows);
+        const int64_t nt = (ty1 - ty0) * tl.TW;
+        float* V = thread_workspace<float>(static_cast<size_t>(A2 * Cin * nt), 0);
+        float* Mt = thread_workspace<float>(static_cast<size_t>(A2 * Kout * nt), 1);
+        transform_input<WT>(x + n * Cin * H * W, Cin, H, W, tl, ty0, ty1, V);
+        for (int xi = 0; xi < A2; ++xi)
+            gemm<float>(false, false, Kout, nt, Cin, 1.f, U + xi * Kout * Cin, Cin, V + xi * Cin * nt, nt, 0.f,
+                        Mt + xi * Kout * nt, nt);
+        transform_output<WT>(Mt, Kout, H, W, tl, ty0, ty1, bias, y + n * Kout * H * W);
+    });
+}
+
+template <class WT>
+void fprop(const ConvGeometry& g, const float* x, const float* w, const float* b, float* y) {
+    std::vector<float> U(static_cast<size_t>(WT::alpha * WT::alpha * g.K * g.C));
+    transform_filter<WT>(w, g.K, g.C, false, U.data());
+    fprop_transformed<WT>(x, g.N, g.C, g.K, g.H, g.W, U.data(), b, y);
+}
+
+template <class WT>
+void dgrad(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+    std::vector<float> U(static_cast<size_t>(WT::alpha * WT::alpha * g.K * g.C));
+    transform_filter<WT>(w, g.K, g.C, true, U.data());
+    fprop_transformed<WT>(dy, g.N, g.K, g.C, g.H, g.W, U.data(), nullptr, dx);
+}
+
+template <class WT>
+void wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw) {
+    constexpr int A = WT::alpha, A2 = A * A;
+    const Tiling tl(g.H, g.W, WT::m);
+    const int64_t rows = tile_rows_per_block(g.N, tl, 192), blocks = (tl.TH + rows - 1) / rows;
+    const int64_t usize = A2 * g.K * g.C;
+    const int parts_max = std::max(1, num_threads());
+    std::vector<float> partial(static_cast<size_t>(parts_max * usize));
+    const int parts = parallel_chunks(g.N * blocks, [&](int t, int64_t tb, int64_t te) {
+        float* dU = partial.data() + t * usize;
+        std::fill(dU, dU + usize, 0.f);
+        for (int64_t task = tb; task < te; ++task) {
+            const int64_t n = task / blocks, ty0 = (task % blocks) * rows, ty1 = std::min(tl.TH, ty0 + rows);
+            const int64_t nt = (ty1 - ty0) * tl.TW;
+            float* V = thread_workspace<float>(static_cast<size_t>(A2 * g.C * nt), 0);
+            float* D = thread_workspace<float>(static_cast<size_t>(A2 * g.K * nt), 1);
+            transform_input<WT>(x + n * g.C * g.H * g.W, g.C, g.H, g.W, tl, ty0, ty1, V);
+            transform_output_grad<WT>(dy + n * g.K * g.H * g.W, g.K, g.H, g.W, tl, ty0, ty1, D);
+            for (int xi = 0; xi < A2; ++xi)
+                gemm<float>(false, true, g.K, g.C, nt, 1.f, D + xi * g.K * nt, nt, V + xi * g.C * nt, nt, 1.f,
+                            dU + xi * g.K * g.C, g.C);
+        }
+    });
+    // Sum the per-thread partials in thread order, then dw = G^T dU G per (k, c).
+    float* dU = partial.data();
+    parallel_for((usize + 65535) / 65536, [&](int64_t blk) {
+        const int64_t lo = blk * 65536, hi = std::min<int64_t>(usize, lo + 65536);
+        for (int t = 1; t < parts; ++t) {
+            const float* p = partial.data() + t * usize;
+#pragma omp simd
+            for (int64_t i = lo; i < hi; ++i) dU[i] += p[i];
+        }
+    });
+    const int64_t KC = g.K * g.C;
+    parallel_for(g.K, [&](int64_t k) {
+        for (int64_t c = 0; c < g.C; ++c) {
+            float t[A][3];  // rows of dU G
+            for (int i = 0; i < A; ++i) {
+                float u[A];
+                for (int j = 0; j < A; ++j) u[j] = dU[(i * A + j) * KC + k * g.C + c];
+                WT::filter_adjoint(u, t[i]);
+            }
+            float* o = dw + (k * g.C + c) * 9;
+            for (int s = 0; s < 3; ++s) {
+                float col[A], r[3];
+                for (int i = 0; i < A; ++i) col[i] = t[i][s];
+                WT::filter_adjoint(col, r);
+                for (int rr = 0; rr < 3; ++rr) o[rr * 3 + s] = r[rr];
+            }
+        }
+    });
+}
+
+}  // namespace detail
+
+/// y (N,K,H,W) = conv3x3(x, w) + b.
+inline void conv2d_fprop(const ConvGeometry& g, const float* x, const float* w, const float* b, float* y) {
+    if (use_f4(g)) detail::fprop<F4>(g, x, w, b, y);
+    else detail::fprop<F2>(g, x, w, b, y);
+}
+
+/// dx (N,C,H,W) from dy (N,K,H,W): the convolution of dy with the rotated, transposed filter.
+inline void conv2d_dgrad(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+    if (use_f4(g)) detail::dgrad<F4>(g, dy, w, dx);
+    else detail::dgrad<F2>(g, dy, w, dx);
+}
+
+/// dw (K,C,3,3) and db (K) (overwritten; db may be null).
+inline void conv2d_wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw, float* db) {
+    if (use_f4(g)) detail::wgrad<F4>(g, dy, x, dw);
+    else detail::wgrad<F2>(g, dy, x, dw);
+    if (db) {
+        const int64_t HW = g.H * g.W;
+        parallel_for(g.K, [&](int64_t k) {
+            double s = 0;
+            for (int64_t n = 0; n < g.N; ++n) {
+                const float* r = dy + (n * g.K + k) * HW;
+                float ps = 0;
+#pragma omp simd reduction(+ : ps)
+                for (int64_t i = 0; i < HW; ++i) ps += r[i];
+                s += ps;
+            }
+            db[k] = static_cast<float>(s);
+        });
+    }
+}
+
+}  // namespace ichseg::cpu::winograd
