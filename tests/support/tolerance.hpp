@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -35,6 +37,16 @@ bool allclose(const std::vector<A>& actual, const std::vector<B>& expected, doub
             ++bad;
         }
         if (err > worst) worst = err;
+    }
+    if (std::getenv("ICHSEG_TEST_PRINT_TOLERANCE")) {  // margin audit: how close each check came to its limit
+        double ratio = 0;
+        for (size_t i = 0; i < actual.size(); ++i) {
+            const double e = static_cast<double>(expected[i]);
+            const double lim = atol + rtol * std::abs(e), err = std::abs(static_cast<double>(actual[i]) - e);
+            ratio = std::max(ratio, lim > 0 ? err / lim : (err > 0 ? INFINITY : 0.0));
+        }
+        std::printf("[tolerance] %zu elements, max |diff| %.3g, worst |diff|/limit %.3g (atol %.3g, rtol %.3g)\n",
+                    actual.size(), worst, ratio, atol, rtol);
     }
     if (report) {
         std::ostringstream head;
@@ -67,4 +79,29 @@ template <class T>
 const std::vector<T>& values(const std::vector<T>& v) {
     return v;
 }
+
+/// Largest |element| (at least 1e-300), the scale for absolute tolerances of outputs whose elements may cancel.
+template <class T>
+double max_abs(const Tensor<T>& t) {
+    double m = 1e-300;
+    for (T v : t.to_vector()) m = std::max(m, std::abs(static_cast<double>(v)));
+    return m;
+}
+
+/// Machine epsilon of float (2^-23) and double (2^-52).
+constexpr double kEpsF = 1.1920928955078125e-7;
+constexpr double kEpsD = 2.220446049250313e-16;
 }  // namespace ichseg::test
+
+/// REQUIRE |actual - expected| <= rel * (max|expected| + |expected|) element-wise: a relative tolerance measured
+/// against the scale of the whole tensor, for results that are sums with cancellation (an element near 0 is
+/// still computed from O(max) terms, so its rounding error is O(eps * max), not O(eps * |element|)).
+#define ICHSEG_REQUIRE_CLOSE_SCALED(actual, expected, rel)                                                    \
+    ICHSEG_REQUIRE_CLOSE(actual, expected, (rel) * ::ichseg::test::max_abs(expected), (rel))
+
+/// REQUIRE bitwise equality of two tensors' values (shape checked too).
+#define ICHSEG_REQUIRE_EQUAL(actual, expected)                                                                \
+    do {                                                                                                      \
+        REQUIRE((actual).shape() == (expected).shape());                                                      \
+        ICHSEG_REQUIRE_CLOSE(actual, expected, 0.0, 0.0);                                                     \
+    } while (0)

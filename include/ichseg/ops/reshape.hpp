@@ -9,7 +9,12 @@ namespace ichseg {
 
 template <class T>
 Var<T> reshape(const Var<T>& x, const Shape& shape) {
-    Tensor<T> y = x.value().reshape(shape);
+    Tensor<T> y;
+    try {
+        y = x.value().reshape(shape);
+    } catch (const Error& e) {
+        fail("reshape: cannot reshape ", describe(x.value()), " to ", to_string(shape), " (", e.what(), ")");
+    }
     const Shape xs = x.shape();
     return record<T>("reshape", y, {&x},
                      [xs](const Tensor<T>& gy) { return std::vector<Tensor<T>>{gy.reshape(xs)}; });
