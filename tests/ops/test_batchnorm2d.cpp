@@ -56,10 +56,10 @@ TEST_CASE("batchnorm2d equals the textbook formulas (train, eval, fused ReLU)", 
                     ICHSEG_REQUIRE_CLOSE(got.rm, ref.running_mean, rel, rel);
                     ICHSEG_REQUIRE_CLOSE(got.rv, ref.running_var, rel, rel);
                 };
-                // float: statistics are sums over N*H*W <= 512 values, vectorised partial sums in float; the
-                // normalised output and the gradients inherit ~sqrt(512) ulp relative to their scale, so 64 ulp
-                // (7.6e-6) covers them with margin. double: 1e-12.
-                check(0.0f, 64 * kEpsF);
+                // float: statistics are sums over N*H*W <= 512 values (vectorised partial sums in float); the
+                // normalised output and the gradients inherit up to ~sqrt(512) = 23 ulp of their scale; allowed
+                // 32 ulp (observed <= 1.5 ulp). double: 1e-12.
+                check(0.0f, 32 * kEpsF);
                 check(0.0, 1e-12);
             }
     }
@@ -135,7 +135,7 @@ TEST_CASE("batchnorm2d matches PyTorch golden values", "[ops][batchnorm2d][golde
     for (const std::string c : {"train", "train_relu", "eval", "eval_relu"}) {
         INFO("case " << c);
         const bool training = c.rfind("train", 0) == 0, relu = c.find("relu") != std::string::npos;
-        // float: statistics over N*H*W = 75 values per channel; 64 ulp of the scale (as in the naive test).
+        // float: statistics over N*H*W = 75 values per channel; 32 ulp of the scale (as in the naive test).
         auto run = [&](auto zero, double rel) {
             using T = decltype(zero);
             auto got = run_bn(gold<T>(f, "x"), gold<T>(f, "gamma"), gold<T>(f, "beta"), gold<T>(f, "running_mean0"),
@@ -150,7 +150,7 @@ TEST_CASE("batchnorm2d matches PyTorch golden values", "[ops][batchnorm2d][golde
             ICHSEG_REQUIRE_CLOSE(got.rm, erm, rel, rel);
             ICHSEG_REQUIRE_CLOSE(got.rv, erv, rel, rel);
         };
-        run(0.0f, 64 * kEpsF);
+        run(0.0f, 32 * kEpsF);
         run(0.0, 1e-12);
     }
 }
