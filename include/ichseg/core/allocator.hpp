@@ -33,6 +33,20 @@ inline DeviceBackendHooks& cuda_hooks() {
     return hooks;
 }
 
+#if ICHSEG_WITH_CUDA
+namespace cuda {
+void register_backend();  // kernels/runtime.cu (ichseg::cuda): installs the stream-ordered pool into cuda_hooks()
+}  // namespace cuda
+#endif
+
+/// True when CUDA hooks are installed; in a build linked with ichseg::cuda the first call installs them.
+inline bool cuda_hooks_ready() {
+#if ICHSEG_WITH_CUDA
+    if (!cuda_hooks().allocate) cuda::register_backend();
+#endif
+    return cuda_hooks().allocate != nullptr;
+}
+
 [[noreturn]] inline void no_cuda_backend(const char* what) {
     fail(what, ": this program was built without the ichseg CUDA backend (reconfigure with -DICHSEG_CUDA=ON and "
                "link ichseg::cuda)");
@@ -121,7 +135,7 @@ inline void* device_allocate(std::size_t bytes, Device dev) {
         }
         return p;
     }
-    if (!cuda_hooks().allocate) no_cuda_backend("allocating a CUDA tensor");
+    if (!cuda_hooks_ready()) no_cuda_backend("allocating a CUDA tensor");
     return cuda_hooks().allocate(bytes, dev.index);
 }
 
@@ -142,7 +156,7 @@ inline void device_copy(void* dst, Device dst_dev, const void* src, Device src_d
         std::memcpy(dst, src, bytes);
         return;
     }
-    if (!cuda_hooks().copy) no_cuda_backend("copying to or from a CUDA tensor");
+    if (!cuda_hooks_ready()) no_cuda_backend("copying to or from a CUDA tensor");
     cuda_hooks().copy(dst, dst_dev, src, src_dev, bytes);
 }
 
@@ -151,7 +165,7 @@ inline void device_zero(void* p, std::size_t bytes, Device dev) {
         std::memset(p, 0, bytes);
         return;
     }
-    if (!cuda_hooks().memset_zero) no_cuda_backend("zeroing a CUDA tensor");
+    if (!cuda_hooks_ready()) no_cuda_backend("zeroing a CUDA tensor");
     cuda_hooks().memset_zero(p, bytes, dev.index);
 }
 
