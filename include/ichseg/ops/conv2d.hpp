@@ -15,8 +15,9 @@
 
 namespace ichseg {
 
-/// How the CPU computes a convolution. Auto picks Winograd F(2x2,3x3) for float 3x3 stride-1 pad-1
-/// convolutions with at least 8 input and output channels, and im2col + GEMM otherwise (always for double).
+/// How the CPU computes a convolution. Auto picks Winograd (F(4x4,3x3) from 32 x 32 images, F(2x2,3x3) below)
+/// for float 3x3 stride-1 pad-1 convolutions with at least 8 channels each way on images of at least 16 x 16
+/// (cpu::winograd::preferred), and im2col + GEMM otherwise (always for double).
 enum class ConvAlgorithm { Auto, Im2colGemm, Winograd };
 
 struct Conv2dParams {
@@ -31,9 +32,9 @@ template <class T>
 bool use_winograd(const cpu::ConvGeometry& g, const Conv2dParams& p) {
     const bool ok = std::is_same_v<T, float> && cpu::winograd::applicable(g);
     if (p.algorithm == ConvAlgorithm::Winograd)
-        ICHSEG_CHECK(ok, "conv2d: Winograd requested but it needs float, a 3x3 kernel, stride 1, padding 1 and at "
-                         "least 8 input and output channels");
-    return p.algorithm == ConvAlgorithm::Winograd || (p.algorithm == ConvAlgorithm::Auto && ok);
+        ICHSEG_CHECK(ok, "conv2d: Winograd requested but it needs float, a 3x3 kernel, stride 1 and padding 1");
+    return p.algorithm == ConvAlgorithm::Winograd ||
+           (p.algorithm == ConvAlgorithm::Auto && ok && cpu::winograd::preferred(g));
 }
 }  // namespace detail
 
