@@ -1,0 +1,260 @@
+/// @file cq500.hpp
+/// @brief CQ500 (qure.ai, Chilamkurthy et al. 2018), datasets.md §1c:
+/// ```
+///   <root>/[any batch folders/]CQ500CT<n> CQ500CT<n>/Unknown Study/CT <SeriesDescription>/CT000000.dcm ...
+///   <root>/reads.csv      name (CQ500-CT-<n>), Category, R1:ICH, R1:IPH, R1:IVH, R1:SDH, R1:EDH, R1:SAH, ... x 3 readers
+/// ```
+/// Patient folders are found at any depth (a folder whose name starts with "CQ500CT<n>"); every DICOM file below
+/// one is read (headers only) and grouped by SeriesInstanceUID (dicom.hpp: localizers and odd-orientation images
+/// dropped, slices ordered along the normal). Labels are volume-level: a finding is present when at least 2 of
+/// the 3 readers marked it (the usual CQ500 ground truth); there are no slice labels and no masks.
+///
+/// Series-selection rule (one series per patient, logged as the case's `note`):
+///  1. candidates: CT, >= `min_slices` usable images, axial (normal within 30 deg of z), no duplicate positions;
+///  2. prefer series without contrast (ContrastBolusAgent empty, description without CONTRAST/POST/C+, "PRE
+///     CONTRAST" and "NON CONTRAST" count as plain);
+///  3. prefer a soft-tissue reconstruction (kernel / description without BONE, SHARP, LUNG, EDGE);
+///  4. prefer complete geometry (no missing slice, even spacing);
+///  5. prefer thin slices (`prefer_thin`, default: the smallest step; Seg-CQ500 used thin series) or the step
+///     closest to 5 mm (`prefer_thin = false`, the PhysioNet-like thickness);
+///  6. then more slices, then the smaller SeriesInstanceUID.
+/// Patients without any candidate are skipped with the reasons; patients without a reads.csv row keep unknown
+/// labels (useful for self-supervised pre-training) and a warning.
+#pragma once
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ichseg/io/csv.hpp"
+#include "ichseg/io/datasets/common.hpp"
+#include "ichseg/io/dicom.hpp"
+
+namespace ichseg::io {
+
+/// One row of reads.csv.
+struct Cq500Reads {
+    int64_t number = -1;  ///< <n> of CQ500-CT-<n>
+    std::string name, category;
+    /// reader (0..2) x finding: ICH, IPH, IVH, SDH, EDH, SAH (0/1)
+    std::array<std::array<int, 6>, 3> reads{};
+    /// Majority (>= 2 of 3) labels.
+    IchLabels majority() const {
+        IchLabels l;
+        auto maj = [&](int f) -> int8_t { return (reads[0][static_cast<size_t>(f)] + reads[1][static_cast<size_t>(f)] + reads[2][static_cast<size_t>(f)]) >= 2 ? 1 : 0; };
+        l.any = maj(0);
+        l[IchSubtype::IPH] = maj(1);
+        l[IchSubtype::IVH] = maj(2);
+        l[IchSubtype::SDH] = maj(3);
+        l[IchSubtype::EDH] = maj(4);
+        l[IchSubtype::SAH] = maj(5);
+        return l;
+    }
+};
+
+/// "CQ500-CT-12", "CQ500CT12", "CQ500CT12 CQ500CT12" -> 12; -1 if the text is not a CQ500 name.
+inline int64_t cq500_number(std::string_view s) {
+    s = trim(s);
+    std::string u;
+    for (char c : s)
+        if (c != '-' && c != '_') u.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    if (u.compare(0, 7, "CQ500CT") != 0) return -1;
+    size_t i = 7, b = 7;
+    while (i < u.size() && std::isdigit(static_cast<unsigned char>(u[i]))) ++i;
+    if (i == b || i - b > 9) return -1;
+    return std::stoll(u.substr(b, i - b));
+}
+
+/// Parse reads.csv; rows that cannot be used are returned in `bad` (the rest are kept).
+inline std::map<int64_t, Cq500Reads> parse_cq500_reads(std::string_view text, const std::string& source,
+                                                       std::vector<Skipped>* bad = nullptr) {
+    std::map<int64_t, Cq500Reads> out;
+    std::vector<std::string> header;
+    int64_t c_name = -1, c_cat = -1;
+    int64_t cols[3][6];
+    const char* findings[6] = {"ICH", "IPH", "IVH", "SDH", "EDH", "SAH"};
+    for_each_csv_record(text, source, [&](const std::vector<std::string>& f, int64_t line) {
+        if (header.empty()) {
+            header = f;
+            c_name = require_column(header, "name", source);
+            c_cat = find_column(header, "Category");
+            for (int r = 0; r < 3; ++r)
+                for (int k = 0; k < 6; ++k)
+                    cols[r][k] = require_column(header, "R" + std::to_string(r + 1) + ":" + findings[k], source);
+            return;
+        }
+        const std::string where = source + ":" + std::to_string(line);
+        try {
+            if (static_cast<int64_t>(f.size()) < static_cast<int64_t>(header.size()))
+                fail(source, ": line ", line, ": ", f.size(), " fields, the header has ", header.size());
+            Cq500Reads r;
+            r.name = std::string(trim(f[static_cast<size_t>(c_name)]));
+            r.number = cq500_number(r.name);
+            if (r.number < 0) fail(source, ": line ", line, ": name '", r.name, "' is not CQ500-CT-<n>");
+            if (c_cat >= 0) r.category = std::string(trim(f[static_cast<size_t>(c_cat)]));
+            for (int rd = 0; rd < 3; ++rd)
+                for (int k = 0; k < 6; ++k)
+                    r.reads[static_cast<size_t>(rd)][static_cast<size_t>(k)] =
+                        parse_label_cell(f[static_cast<size_t>(cols[rd][k])], source, line,
+                                         "R" + std::to_string(rd + 1) + ":" + findings[k]);
+            if (out.count(r.number)) fail(source, ": line ", line, ": second row for ", r.name);
+            out[r.number] = r;
+        } catch (const Error& e) {
+            if (bad) bad->push_back({where, e.what()});
+            log(LogLevel::warn, "skipped ", where, ": ", e.what());
+        }
+    });
+    if (header.empty()) fail(source, ": empty file (no header row)");
+    return out;
+}
+
+struct Cq500Options {
+    std::string reads_csv;      ///< default: <root>/reads.csv (searched one level down too)
+    bool prefer_thin = true;    ///< series rule step 5
+    int64_t min_slices = 5;
+    SeriesReadOptions series;   ///< passed to read_dicom_series (missing / uneven slices refused by default)
+};
+
+class Cq500Dataset : public VolumeDataset {
+public:
+    explicit Cq500Dataset(const std::string& root, const Cq500Options& opt = {}) : opt_(opt) {
+        using namespace detail;
+        if (!is_dir(root)) fail(root, ": CQ500 folder not found");
+        std::string reads = opt.reads_csv;
+        if (reads.empty()) {
+            reads = find_child_ci(root, "reads.csv");
+            if (reads.empty())
+                for (const auto& e : list_dir(root))
+                    if (is_dir(join(root, e)) && !(reads = find_child_ci(join(root, e), "reads.csv")).empty()) break;
+        }
+        if (!reads.empty()) {
+            std::vector<Skipped> bad;
+            reads_ = parse_cq500_reads(read_text_file(reads), reads, &bad);
+            for (auto& b : bad) skipped_.push_back(b);
+        } else {
+            record_skip(skipped_, root, "reads.csv not found: every patient has unknown labels");
+        }
+        // patient folders at any depth
+        std::map<int64_t, std::string> patients;
+        std::error_code ec;
+        for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+             !ec && it != end; it.increment(ec)) {
+            if (!it->is_directory(ec)) continue;
+            const std::string name = it->path().filename().string();
+            const int64_t n = cq500_number(name);
+            if (n < 0) continue;
+            if (patients.count(n)) {
+                record_skip(skipped_, it->path().string(), "second folder for CQ500-CT-" + std::to_string(n));
+            } else {
+                patients[n] = it->path().string();
+            }
+            it.disable_recursion_pending();
+        }
+        if (patients.empty()) log(LogLevel::warn, root, ": no CQ500CT<n> patient folder found");
+        for (const auto& kv : patients) scan_patient(kv.first, kv.second);
+    }
+
+    std::string name() const override { return "cq500"; }
+    int64_t size() const override { return static_cast<int64_t>(cases_.size()); }
+    const CaseRef& case_ref(int64_t i) const override { return cases_.at(static_cast<size_t>(i)); }
+    const std::vector<Skipped>& skipped() const override { return skipped_; }
+    /// All usable series of case i (the chosen one is `chosen_series(i)`).
+    const std::vector<DicomSeries>& series(int64_t i) const { return series_.at(static_cast<size_t>(i)); }
+    const DicomSeries& chosen_series(int64_t i) const {
+        return series_.at(static_cast<size_t>(i)).at(static_cast<size_t>(chosen_.at(static_cast<size_t>(i))));
+    }
+    const std::map<int64_t, Cq500Reads>& reads() const { return reads_; }
+
+    LoadedCase load(int64_t i) const override {
+        const CaseRef& c = case_ref(i);
+        LoadedCase lc;
+        lc.id = c.id;
+        lc.ct = read_dicom_series(chosen_series(i), opt_.series);
+        lc.labels = c.labels;
+        lc.slice_labels.assign(static_cast<size_t>(lc.ct.nz()), IchLabels{});
+        lc.warnings = lc.ct.source.warnings;
+        return lc;
+    }
+
+    /// The rule of the file comment as a sortable key (smaller is better); exposed for tests and `inspect`.
+    static std::vector<double> series_rank(const DicomSeries& s, bool prefer_thin) {
+        const std::string d = detail::upper(s.series_description + " " + s.convolution_kernel);
+        const bool sharp = d.find("BONE") != std::string::npos || d.find("SHARP") != std::string::npos ||
+                           d.find("LUNG") != std::string::npos || d.find("EDGE") != std::string::npos;
+        const double step = s.step > 0 ? s.step : 1e3;
+        return {s.has_contrast ? 1.0 : 0.0, sharp ? 1.0 : 0.0, (s.missing > 0 || s.uneven) ? 1.0 : 0.0,
+                prefer_thin ? step : std::fabs(step - 5.0), -static_cast<double>(s.size())};
+    }
+
+private:
+    void scan_patient(int64_t n, const std::string& folder) {
+        const std::string id = "CQ500-CT-" + std::to_string(n);
+        ScanOptions so;
+        so.dicom = opt_.series.dicom;
+        so.series = opt_.series;
+        std::vector<Skipped> sk;
+        std::vector<DicomSeries> all;
+        try {
+            all = scan_dicom_folder(folder, so, &sk);
+        } catch (const Error& e) {
+            record_skip(skipped_, folder, e.what());
+            return;
+        }
+        for (auto& s : sk) skipped_.push_back(s);
+        std::vector<DicomSeries> ok;
+        std::string reasons;
+        for (auto& s : all) {
+            std::string why;
+            const auto nrm = s.slices.empty() ? std::array<double, 3>{0, 0, 1} : s.slices[0].normal();
+            if (s.size() < opt_.min_slices) why = std::to_string(s.size()) + " usable images";
+            else if (std::fabs(nrm[2]) < std::cos(30.0 * 3.14159265358979 / 180)) why = "not axial";
+            else if (s.duplicate_positions) why = s.geometry_problem;
+            if (!why.empty()) {
+                reasons += (reasons.empty() ? "" : "; ") + ("series '" + s.series_description + "': " + why);
+                continue;
+            }
+            ok.push_back(std::move(s));
+        }
+        if (ok.empty()) {
+            record_skip(skipped_, folder, id + ": no usable CT series" + (reasons.empty() ? std::string() : " (" + reasons + ")"));
+            return;
+        }
+        size_t best = 0;
+        for (size_t i = 1; i < ok.size(); ++i) {
+            const auto a = series_rank(ok[i], opt_.prefer_thin), b = series_rank(ok[best], opt_.prefer_thin);
+            if (a < b || (a == b && ok[i].series_uid < ok[best].series_uid)) best = i;
+        }
+        CaseRef c;
+        c.id = id;
+        c.ct_path = ok[best].folder;
+        c.nx = ok[best].slices[0].cols;
+        c.ny = ok[best].slices[0].rows;
+        c.nz = ok[best].size();
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.3g", ok[best].step);
+        c.note = "series '" + ok[best].series_description + "' (" + std::to_string(c.nz) + " slices, step " + buf +
+                 " mm) chosen among " + std::to_string(ok.size()) + " usable series";
+        log(LogLevel::info, id, ": ", c.note);
+        auto r = reads_.find(n);
+        if (r != reads_.end()) {
+            c.labels = r->second.majority();
+        } else {
+            log(LogLevel::warn, id, ": no row in reads.csv: labels unknown");
+        }
+        cases_.push_back(std::move(c));
+        chosen_.push_back(static_cast<int64_t>(best));
+        series_.push_back(std::move(ok));
+    }
+
+    Cq500Options opt_;
+    std::map<int64_t, Cq500Reads> reads_;
+    std::vector<CaseRef> cases_;
+    std::vector<std::vector<DicomSeries>> series_;
+    std::vector<int64_t> chosen_;
+    std::vector<Skipped> skipped_;
+};
+
+}  // namespace ichseg::io
