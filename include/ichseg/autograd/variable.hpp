@@ -26,6 +26,9 @@
 #include "ichseg/autograd/grad_mode.hpp"
 #include "ichseg/core/parallel.hpp"
 #include "ichseg/core/tensor.hpp"
+#if ICHSEG_WITH_CUDA
+#include "ichseg/cuda/accumulate.hpp"
+#endif
 
 namespace ichseg {
 
@@ -73,6 +76,9 @@ void accumulate(Tensor<T>& dst, const Tensor<T>& g) {
     }
     ICHSEG_CHECK(dst.shape() == g.shape(), "autograd: gradient of shape ", to_string(g.shape()),
                  " cannot be added to gradient of shape ", to_string(dst.shape()));
+#if ICHSEG_WITH_CUDA
+    if (dst.device().is_cuda()) return cuda::accumulate(dst, g);
+#endif
     ICHSEG_CHECK(dst.device().is_cpu(), "autograd: gradient accumulation on ", dst.device().str(),
                  " needs the CUDA backend's add");
     Tensor<T> gc = g.contiguous();

@@ -58,7 +58,7 @@ Tensor<T> sigmoid_fwd(const Tensor<T>& x) {
 }
 template <class T>
 Var<T> sigmoid(const Var<T>& x) {
-    Tensor<T> y = sigmoid_fwd(x.value());
+    Tensor<T> y = cuda::sigmoid_fwd(x.value());
     return record<T>("sigmoid", y, {&x}, [y](const Tensor<T>& gy) {
         return std::vector<Tensor<T>>{detail::binary(
             "sigmoid_bwd", gy, y, [](int64_t n, const float* g, const float* yy, float* dx) {

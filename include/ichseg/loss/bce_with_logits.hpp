@@ -21,6 +21,12 @@ LossAndGrad<T> bce_with_logits_loss_value_and_grad(const Tensor<T>& x_in, const 
     if (pos_weight.defined())
         ICHSEG_CHECK(pos_weight.dim() == 1 && pos_weight.size(0) == C, op, ": pos_weight must be (", C, "), got ",
                      describe(pos_weight));
+#if ICHSEG_WITH_CUDA
+    if (x_in.device().is_cuda()) {
+        auto r = cuda::bce_with_logits_loss_value_and_grad(x_in, t_in, pos_weight);
+        return {r.first, std::move(r.second)};
+    }
+#endif
     Tensor<T> x = detail::cpu_input(op, x_in), t = detail::cpu_input(op, t_in);
     Tensor<T> pw = pos_weight.defined() ? detail::cpu_input(op, pos_weight) : Tensor<T>();
     Tensor<T> g = Tensor<T>::empty(x.shape());

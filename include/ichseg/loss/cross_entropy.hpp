@@ -18,6 +18,12 @@ LossAndGrad<T> cross_entropy_loss_value_and_grad(const Tensor<T>& x_in, const Te
     const int64_t B = x_in.size(0), K = x_in.size(1);
     ICHSEG_CHECK(labels.size(0) == B && B > 0, op, ": labels ", to_string(labels.shape()), " for logits ",
                  to_string(x_in.shape()));
+#if ICHSEG_WITH_CUDA
+    if (x_in.device().is_cuda()) {
+        auto r = cuda::cross_entropy_loss_value_and_grad(x_in, labels);
+        return {r.first, std::move(r.second)};
+    }
+#endif
     Tensor<T> x = detail::cpu_input(op, x_in);
     Tensor<T> g = Tensor<T>::empty(x.shape());
     double loss = 0;

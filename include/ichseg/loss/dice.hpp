@@ -23,6 +23,12 @@ LossAndGrad<T> dice_loss_value_and_grad(const Tensor<T>& pred_in, const Tensor<T
     const char* op = "dice_loss";
     detail::check_same_shape(op, "prediction", pred_in, "target", target_in);
     ICHSEG_CHECK(pred_in.dim() >= 1 && pred_in.size(0) > 0, op, ": empty batch ", to_string(pred_in.shape()));
+#if ICHSEG_WITH_CUDA
+    if (pred_in.device().is_cuda()) {
+        auto r = cuda::dice_loss_value_and_grad(pred_in, target_in, p.eps, p.alpha);
+        return {r.first, std::move(r.second)};
+    }
+#endif
     Tensor<T> pred = detail::cpu_input(op, pred_in), tgt = detail::cpu_input(op, target_in);
     const int64_t B = pred.size(0), M = pred.numel() / B;
     Tensor<T> grad = Tensor<T>::empty(pred.shape());

@@ -58,6 +58,12 @@ LossAndGrad<T> local_contrastive_loss_value_and_grad(const Tensor<T>& f1_in, con
     for (int64_t i = 0; i < cells.numel(); ++i)
         ICHSEG_CHECK(cells.data()[i] >= 0 && cells.data()[i] < gh * gw, op, ": cell index ", cells.data()[i],
                      " outside the ", gh, " x ", gw, " grid");
+#if ICHSEG_WITH_CUDA
+    if (f1_in.device().is_cuda()) {
+        auto r = cuda::local_contrastive_loss_value_and_grad(f1_in, f2_in, cells, K, p.tau);
+        return {r.first, std::move(r.second)};
+    }
+#endif
     Tensor<T> f1 = detail::cpu_input(op, f1_in), f2 = detail::cpu_input(op, f2_in);
     Tensor<T> g1 = Tensor<T>::zeros(f1.shape()), g2 = Tensor<T>::zeros(f2.shape());
     std::vector<double> loss_b(static_cast<size_t>(B));

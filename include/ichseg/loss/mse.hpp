@@ -9,6 +9,13 @@ namespace ichseg {
 template <class T>
 LossAndGrad<T> mse_loss_value_and_grad(const Tensor<T>& y_in, const Tensor<T>& t_in) {
     detail::check_same_shape("mse_loss", "prediction", y_in, "target", t_in);
+#if ICHSEG_WITH_CUDA
+    if (y_in.device().is_cuda()) {
+        ICHSEG_CHECK(y_in.numel() > 0, "mse_loss: empty input");
+        auto r = cuda::mse_loss_value_and_grad(y_in, t_in);
+        return {r.first, std::move(r.second)};
+    }
+#endif
     Tensor<T> y = detail::cpu_input("mse_loss", y_in), t = detail::cpu_input("mse_loss", t_in);
     const int64_t n = y.numel();
     ICHSEG_CHECK(n > 0, "mse_loss: empty input");

@@ -71,6 +71,12 @@ LossAndGrad<T> nt_xent_loss_value_and_grad(const Tensor<T>& z_in, double tau) {
     ICHSEG_CHECK(z_in.size(0) >= 2 && z_in.size(0) % 2 == 0, op, ": need 2N rows (two views of N images), got ",
                  to_string(z_in.shape()));
     ICHSEG_CHECK(tau > 0, op, ": temperature must be positive, got ", tau);
+#if ICHSEG_WITH_CUDA
+    if (z_in.device().is_cuda()) {
+        auto r = cuda::nt_xent_loss_value_and_grad(z_in, tau);
+        return {r.first, std::move(r.second)};
+    }
+#endif
     Tensor<T> z = detail::cpu_input(op, z_in);
     Tensor<T> g = Tensor<T>::empty(z.shape());
     const double l = detail::nt_xent_rows(z.data(), z.size(0), z.size(1), tau, 1.0, g.data());

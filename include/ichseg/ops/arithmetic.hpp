@@ -12,6 +12,9 @@ template <class T>
 Var<T> add(const Var<T>& a, const Var<T>& b) {
     detail::static_check_float<T>();
     detail::check_same_shape("add", "a", a.value(), "b", b.value());
+#if ICHSEG_WITH_CUDA
+    if (a.device().is_cuda()) return cuda::add(a, b);
+#endif
     Tensor<T> ac = detail::cpu_input("add", a.value()), bc = detail::cpu_input("add", b.value());
     Tensor<T> y = Tensor<T>::empty(ac.shape());
     cpu::pointwise(y.numel(), [&](int64_t i) { y.data()[i] = ac.data()[i] + bc.data()[i]; });
@@ -22,6 +25,9 @@ template <class T>
 Var<T> mul(const Var<T>& a, const Var<T>& b) {
     detail::static_check_float<T>();
     detail::check_same_shape("mul", "a", a.value(), "b", b.value());
+#if ICHSEG_WITH_CUDA
+    if (a.device().is_cuda()) return cuda::mul(a, b);
+#endif
     Tensor<T> ac = detail::cpu_input("mul", a.value()), bc = detail::cpu_input("mul", b.value());
     Tensor<T> y = Tensor<T>::empty(ac.shape());
     cpu::pointwise(y.numel(), [&](int64_t i) { y.data()[i] = ac.data()[i] * bc.data()[i]; });
@@ -44,6 +50,9 @@ Var<T> mul(const Var<T>& a, const Var<T>& b) {
 template <class T>
 Var<T> scale(const Var<T>& a, T s) {
     detail::static_check_float<T>();
+#if ICHSEG_WITH_CUDA
+    if (a.device().is_cuda()) return cuda::scale(a, s);
+#endif
     Tensor<T> ac = detail::cpu_input("scale", a.value());
     Tensor<T> y = Tensor<T>::empty(ac.shape());
     cpu::pointwise(y.numel(), [&](int64_t i) { y.data()[i] = ac.data()[i] * s; });
@@ -59,6 +68,9 @@ Var<T> scale(const Var<T>& a, T s) {
 template <class T>
 Var<T> sum(const Var<T>& a) {
     detail::static_check_float<T>();
+#if ICHSEG_WITH_CUDA
+    if (a.device().is_cuda()) return cuda::sum(a);
+#endif
     Tensor<T> ac = detail::cpu_input("sum", a.value());
     double s = 0;
     for (int64_t i = 0; i < ac.numel(); ++i) s += ac.data()[i];

@@ -45,6 +45,9 @@ Var<T> batchnorm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta, Ten
     const Tensor<T> gv = gamma.defined() ? gamma.value() : Tensor<T>();
     const Tensor<T> bv = beta.defined() ? beta.value() : Tensor<T>();
     auto g = detail::bn_geometry(op, x.value(), gv, bv);
+#if ICHSEG_WITH_CUDA
+    if (x.device().is_cuda()) return cuda::batchnorm2d(x, gamma, beta, running_mean, running_var, training, p);
+#endif
     if (running_mean.defined() || !training) {
         ICHSEG_CHECK(running_mean.defined() && running_var.defined(), op, ": running statistics are required");
         ICHSEG_CHECK(running_mean.numel() == g.C && running_var.numel() == g.C && running_mean.is_contiguous() &&

@@ -6,6 +6,9 @@
 
 #include "ichseg/autograd/variable.hpp"
 #include "ichseg/core/tensor.hpp"
+#if ICHSEG_WITH_CUDA
+#include "ichseg/cuda/ops.hpp"  // CUDA entry points the ops dispatch to
+#endif
 
 namespace ichseg::detail {
 

@@ -28,8 +28,14 @@ Var<T> concat(const std::vector<Var<T>>& xs, int64_t dim = 1) {
         ICHSEG_CHECK(ok, "concat: input ", i, " has shape ", to_string(s), ", incompatible with input 0 of shape ",
                      to_string(s0), " along dimension ", dim);
         out[dim] += s[dim];
+#if ICHSEG_WITH_CUDA
+        if (xs[0].device().is_cuda()) continue;  // the CUDA path below reads the values itself
+#endif
         vals.push_back(detail::cpu_input("concat", xs[i].value()));
     }
+#if ICHSEG_WITH_CUDA
+    if (xs[0].device().is_cuda()) return cuda::concat(xs, dim);
+#endif
     int64_t outer = 1, inner = 1;
     for (int64_t d = 0; d < dim; ++d) outer *= s0[d];
     for (int64_t d = dim + 1; d < rank; ++d) inner *= s0[d];

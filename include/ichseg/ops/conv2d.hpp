@@ -63,6 +63,9 @@ Tensor<T> conv2d_fprop(const Tensor<T>& x_in, const Tensor<T>& w_in, const Tenso
     auto g = conv2d_geometry<T>(op, x_in.shape(), w_in.shape(), p);
     if (b_in.defined())
         ICHSEG_CHECK(b_in.dim() == 1 && b_in.size(0) == g.K, op, ": bias must be (", g.K, "), got ", describe(b_in));
+#if ICHSEG_WITH_CUDA
+    if (x_in.device().is_cuda()) return cuda::conv2d_fprop(g, x_in, w_in, b_in);
+#endif
     Tensor<T> x = detail::cpu_input(op, x_in), w = detail::cpu_input(op, w_in), b = detail::cpu_input(op, b_in);
     Tensor<T> y = Tensor<T>::empty({g.N, g.K, g.P, g.Q});
     const T* bp = b.defined() ? b.data() : nullptr;
@@ -82,6 +85,9 @@ Tensor<T> conv2d_dgrad(const Tensor<T>& dy_in, const Tensor<T>& w_in, const Shap
     auto g = conv2d_geometry<T>(op, x_shape, w_in.shape(), p);
     ICHSEG_CHECK(dy_in.shape() == Shape({g.N, g.K, g.P, g.Q}), op, ": dy ", to_string(dy_in.shape()),
                  " does not match the output shape ", to_string(Shape{g.N, g.K, g.P, g.Q}));
+#if ICHSEG_WITH_CUDA
+    if (dy_in.device().is_cuda()) return cuda::conv2d_dgrad(g, dy_in, w_in);
+#endif
     Tensor<T> dy = detail::cpu_input(op, dy_in), w = detail::cpu_input(op, w_in);
     Tensor<T> dx = Tensor<T>::empty(x_shape);
     if constexpr (std::is_same_v<T, float>) {
@@ -102,6 +108,9 @@ std::pair<Tensor<T>, Tensor<T>> conv2d_wgrad(const Tensor<T>& dy_in, const Tenso
     auto g = conv2d_geometry<T>(op, x_in.shape(), w_shape, p);
     ICHSEG_CHECK(dy_in.shape() == Shape({g.N, g.K, g.P, g.Q}), op, ": dy ", to_string(dy_in.shape()),
                  " does not match the output shape ", to_string(Shape{g.N, g.K, g.P, g.Q}));
+#if ICHSEG_WITH_CUDA
+    if (dy_in.device().is_cuda()) return cuda::conv2d_wgrad(g, dy_in, x_in, with_bias);
+#endif
     Tensor<T> dy = detail::cpu_input(op, dy_in), x = detail::cpu_input(op, x_in);
     Tensor<T> dw = Tensor<T>::empty(w_shape), db;
     if (with_bias) db = Tensor<T>::empty({g.K});

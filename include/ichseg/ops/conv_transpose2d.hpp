@@ -45,6 +45,12 @@ Tensor<T> conv_transpose2d_fprop(const Tensor<T>& x, const Tensor<T>& w, const T
     if (b.defined())
         ICHSEG_CHECK(b.dim() == 1 && b.size(0) == ys[1], op, ": bias must be (", ys[1], "), got ", describe(b));
     Tensor<T> y = conv2d_dgrad(x, w, ys, p.as_conv());
+#if ICHSEG_WITH_CUDA
+    if (y.device().is_cuda()) {
+        if (b.defined()) cuda::add_channel_bias_(y, b);
+        return y;
+    }
+#endif
     if (b.defined()) {
         Tensor<T> bc = detail::cpu_input(op, b);
         const int64_t HW = ys[2] * ys[3];
@@ -68,6 +74,9 @@ std::pair<Tensor<T>, Tensor<T>> conv_transpose2d_wgrad(const Tensor<T>& dy, cons
                                                        const ConvTranspose2dParams& p, bool with_bias) {
     auto [dw, unused] = conv2d_wgrad(x, dy, w_shape, p.as_conv(), false);
     Tensor<T> db;
+#if ICHSEG_WITH_CUDA
+    if (dy.device().is_cuda()) return {dw, with_bias ? cuda::channel_sum(dy) : db};
+#endif
     if (with_bias) {
         Tensor<T> g = detail::cpu_input("conv_transpose2d_wgrad", dy);
         const int64_t N = g.size(0), C = g.size(1), HW = g.size(2) * g.size(3);

@@ -16,6 +16,9 @@ Var<T> dropout(const Var<T>& x, double p, bool training, Generator& gen) {
     ICHSEG_CHECK(p >= 0.0 && p < 1.0, "dropout: probability must be in [0, 1), got ", p);
     if (!training || p == 0.0) return x;
     const uint64_t seed = gen.seed(), stream = gen.next_stream();
+#if ICHSEG_WITH_CUDA
+    if (x.device().is_cuda()) return cuda::dropout(x, p, seed, stream);
+#endif
     Tensor<T> xc = detail::cpu_input("dropout", x.value());
     Tensor<T> y = Tensor<T>::empty(xc.shape());
     cpu::dropout_apply(xc.numel(), xc.data(), y.data(), seed, stream, p);

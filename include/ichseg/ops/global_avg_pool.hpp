@@ -10,6 +10,9 @@ template <class T>
 Var<T> global_avg_pool(const Var<T>& x) {
     detail::static_check_float<T>();
     detail::check_rank("global_avg_pool", "input", x.value(), 4);
+#if ICHSEG_WITH_CUDA
+    if (x.device().is_cuda()) return cuda::global_avg_pool(x);
+#endif
     Tensor<T> xc = detail::cpu_input("global_avg_pool", x.value());
     const int64_t N = xc.size(0), C = xc.size(1), HW = xc.size(2) * xc.size(3);
     ICHSEG_CHECK(HW > 0, "global_avg_pool: empty spatial extent in ", to_string(xc.shape()));

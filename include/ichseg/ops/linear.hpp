@@ -20,6 +20,9 @@ Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
                  to_string(w.shape()), " expects ", w.size(1));
     if (b.defined())
         ICHSEG_CHECK(b.dim() == 1 && b.size(0) == out, op, ": bias must be (", out, "), got ", describe(b.value()));
+#if ICHSEG_WITH_CUDA
+    if (x.device().is_cuda()) return cuda::linear(x, w, b);
+#endif
     Tensor<T> xc = detail::cpu_input(op, x.value()), wc = detail::cpu_input(op, w.value());
     Tensor<T> y = Tensor<T>::empty({N, out});
     cpu::gemm<T>(false, true, N, out, in, T(1), xc.data(), in, wc.data(), in, T(0), y.data(), out);

@@ -25,6 +25,9 @@ template <class T>
 Var<T> max_pool2d(const Var<T>& x, const MaxPool2dParams& p = {}) {
     detail::static_check_float<T>();
     auto g = max_pool2d_geometry(x.shape(), p);
+#if ICHSEG_WITH_CUDA
+    if (x.device().is_cuda()) return cuda::max_pool2d(x, g);
+#endif
     Tensor<T> xc = detail::cpu_input("max_pool2d", x.value());
     Tensor<T> y = Tensor<T>::empty({g.N, g.C, g.P, g.Q});
     cpu::max_pool2d_fwd(g, xc.data(), y.data());

@@ -9,6 +9,9 @@ namespace ichseg {
 
 template <class T>
 Tensor<T> relu_fwd(const Tensor<T>& x_in) {
+#if ICHSEG_WITH_CUDA
+    if (x_in.device().is_cuda()) return cuda::relu_fwd(x_in);
+#endif
     Tensor<T> x = detail::cpu_input("relu", x_in);
     Tensor<T> y = Tensor<T>::empty(x.shape());
     cpu::relu_fwd(x.numel(), x.data(), y.data());
@@ -18,6 +21,9 @@ Tensor<T> relu_fwd(const Tensor<T>& x_in) {
 template <class T>
 Tensor<T> relu_bwd(const Tensor<T>& dy_in, const Tensor<T>& y) {
     detail::check_same_shape("relu_bwd", "dy", dy_in, "y", y);
+#if ICHSEG_WITH_CUDA
+    if (dy_in.device().is_cuda()) return cuda::relu_bwd(dy_in, y);
+#endif
     Tensor<T> dy = detail::cpu_input("relu_bwd", dy_in);
     Tensor<T> dx = Tensor<T>::empty(dy.shape());
     cpu::relu_bwd(dy.numel(), dy.data(), y.data(), dx.data());

@@ -9,6 +9,9 @@ namespace ichseg {
 
 template <class T>
 Tensor<T> sigmoid_fwd(const Tensor<T>& x_in) {
+#if ICHSEG_WITH_CUDA
+    if (x_in.device().is_cuda()) return cuda::sigmoid_fwd(x_in);
+#endif
     Tensor<T> x = detail::cpu_input("sigmoid", x_in);
     Tensor<T> y = Tensor<T>::empty(x.shape());
     cpu::sigmoid_fwd(x.numel(), x.data(), y.data());
@@ -18,6 +21,9 @@ Tensor<T> sigmoid_fwd(const Tensor<T>& x_in) {
 template <class T>
 Var<T> sigmoid(const Var<T>& x) {
     detail::static_check_float<T>();
+#if ICHSEG_WITH_CUDA
+    if (x.device().is_cuda()) return cuda::sigmoid(x);
+#endif
     Tensor<T> y = sigmoid_fwd(x.value());
     return record<T>("sigmoid", y, {&x}, [y](const Tensor<T>& gy_in) {
         detail::check_same_shape("sigmoid_bwd", "dy", gy_in, "y", y);

@@ -13,6 +13,9 @@ template <class T>
 Var<T> softmax(const Var<T>& x) {
     detail::static_check_float<T>();
     ICHSEG_CHECK(x.dim() >= 1, "softmax: needs at least one dimension, got ", to_string(x.shape()));
+#if ICHSEG_WITH_CUDA
+    if (x.device().is_cuda()) return cuda::softmax(x);
+#endif
     Tensor<T> xc = detail::cpu_input("softmax", x.value());
     const int64_t K = xc.size(-1), rows = xc.numel() / std::max<int64_t>(K, 1);
     Tensor<T> y = Tensor<T>::empty(xc.shape());

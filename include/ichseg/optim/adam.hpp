@@ -14,6 +14,9 @@
 
 #include "ichseg/autograd/variable.hpp"
 #include "ichseg/core/parallel.hpp"
+#if ICHSEG_WITH_CUDA
+#include "ichseg/cuda/adam.hpp"
+#endif
 
 namespace ichseg::optim {
 
@@ -43,6 +46,17 @@ public:
             if (!prm.requires_grad() || !prm.grad().defined()) continue;
             State& s = state_[k];
             Tensor<T>& p = prm.mutable_value();
+#if ICHSEG_WITH_CUDA
+            if (p.device().is_cuda()) {
+                ++s.step;
+                const double bc1 = 1.0 - std::pow(p_.beta1, static_cast<double>(s.step));
+                const double bc2 = 1.0 - std::pow(p_.beta2, static_cast<double>(s.step));
+                cuda::adam_update(p, prm.grad(), s.m, s.v, static_cast<T>(p_.beta1), static_cast<T>(p_.beta2),
+                                  static_cast<T>(p_.weight_decay), static_cast<T>(p_.lr / bc1),
+                                  static_cast<T>(std::sqrt(bc2)), static_cast<T>(p_.eps));
+                continue;
+            }
+#endif
             ICHSEG_CHECK(p.device().is_cpu(), "Adam: parameter on ", p.device().str(),
                          " needs the CUDA backend's Adam kernel");
             const Tensor<T> g = prm.grad().contiguous();
