@@ -70,6 +70,32 @@ TEST_CASE("conv2d fprop/dgrad/wgrad equal the naive loops exactly on integer inp
     }
 }
 
+TEST_CASE("conv2d on images >= 32x32 (Winograd F(4x4,3x3) in float) matches the naive loops", "[ops][conv2d]") {
+    // F(4x4, 3x3) transforms use the points 0, +-1, +-2, +-1/2 with factors 1/6, 1/12, 1/24 that float cannot
+    // represent, so results are not exact even on integers. Inputs uniform in [-1, 1]: the transforms amplify
+    // rounding (observed ~25 ulp of the tensor's scale for F(4x4), ~3 ulp for im2col); allowed 2e-5 of the
+    // scale (~170 ulp), against an O(1) relative error for any wrong index or coefficient.
+    for (const Geom& g : {Geom{{1, 8, 32, 33}, {8, 8, 3, 3}, 1, 1, 1, 1}, Geom{{2, 12, 35, 32}, {9, 12, 3, 3}, 1, 1, 1, 1}}) {
+        INFO("x " << to_string(g.x) << " w " << to_string(g.w));
+        const auto x = uniform<float>(g.x, 71), w = uniform<float>(g.w, 72), b = uniform<float>({g.w[0]}, 73);
+        for (ConvAlgorithm algo : {ConvAlgorithm::Auto, ConvAlgorithm::Winograd, ConvAlgorithm::Im2colGemm}) {
+            const Conv2dParams p = params_of(g, algo);
+            const auto xd = x.cast<double>(), wd = w.cast<double>(), bd = b.cast<double>();
+            const auto y = conv2d_fprop(x, w, b, p);
+            const auto ey = naive::conv2d(xd, wd, bd, naive_of(g));
+            ICHSEG_REQUIRE_CLOSE_SCALED(y, ey, 2e-5);
+            const auto dy = uniform<float>(y.shape(), 74);
+            const auto edx = naive::conv2d_dx(dy.cast<double>(), wd, g.x, naive_of(g));
+            ICHSEG_REQUIRE_CLOSE_SCALED(conv2d_dgrad(dy, w, g.x, p), edx, 2e-5);
+            auto [dw, db] = conv2d_wgrad(dy, x, g.w, p, true);
+            const auto edw = naive::conv2d_dw(dy.cast<double>(), xd, g.w, naive_of(g));
+            const auto edb = naive::channel_sum(dy.cast<double>());
+            ICHSEG_REQUIRE_CLOSE_SCALED(dw, edw, 2e-5);
+            ICHSEG_REQUIRE_CLOSE_SCALED(db, edb, 2e-5);
+        }
+    }
+}
+
 TEST_CASE("conv2d through autograd gives the naive gradients for x, w and b", "[ops][conv2d]") {
     for (const Geom& g : {kGeoms[0], kGeoms[2], kGeoms[7]}) {
         const auto x = integers<float>(g.x, 21), w = integers<float>(g.w, 22), b = integers<float>({g.w[0]}, 23);

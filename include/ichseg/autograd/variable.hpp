@@ -212,8 +212,15 @@ void Var<T>::backward(const Tensor<T>& seed) const {
             ICHSEG_CHECK(grads[i].shape() == in->value.shape(), "autograd: op '", n->name, "' returned a gradient of "
                          "shape ", to_string(grads[i].shape()), " for input ", i, " of shape ",
                          to_string(in->value.shape()));
-            if (in->is_leaf()) detail::accumulate(in->grad, grads[i]);
-            else detail::accumulate(pending[in], grads[i]);
+            if (in->is_leaf()) {
+                // A leaf's gradient never aliases another tensor (the caller's seed, another input's gradient,
+                // a tensor an op saved): take the returned buffer only when nothing else references it.
+                if (!in->grad.defined() && !(grads[i].owns_buffer_exclusively() && grads[i].is_contiguous()))
+                    grads[i] = grads[i].clone();
+                detail::accumulate(in->grad, grads[i]);
+            } else {
+                detail::accumulate(pending[in], grads[i]);
+            }
         }
         n->release();
         n->released = true;

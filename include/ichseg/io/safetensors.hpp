@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "ichseg/core/tensor.hpp"
@@ -169,6 +171,7 @@ public:
             try {
                 if (!v.is_object()) throw std::runtime_error("entry is not an object");
                 e.dtype = v.at("dtype").get<std::string>();
+                if (!v.at("shape").is_array()) throw std::runtime_error("shape must be an array");
                 for (const auto& d : v.at("shape")) {
                     if (!d.is_number_integer() || d.get<int64_t>() < 0)
                         throw std::runtime_error("shape must hold non-negative integers");
@@ -187,14 +190,28 @@ public:
             if (e.end < e.begin)
                 fail(name, ": bad safetensors header: tensor '", key, "' has data_offsets [", e.begin, ", ", e.end,
                      ") with end before begin");
-            const uint64_t need = static_cast<uint64_t>(numel(e.shape)) * static_cast<uint64_t>(es);
+            // Byte size, refusing shapes whose size does not fit in 64 bits (it would wrap and pass the check).
+            uint64_t need = static_cast<uint64_t>(es);
+            for (int64_t d : e.shape) {
+                if (d != 0 && need > UINT64_MAX / static_cast<uint64_t>(d))
+                    fail(name, ": bad safetensors header: tensor '", key, "' has shape ", to_string(e.shape),
+                         " whose size overflows 64 bits");
+                need *= static_cast<uint64_t>(d);
+            }
+            if (need / static_cast<uint64_t>(es) > static_cast<uint64_t>(INT64_MAX))
+                fail(name, ": bad safetensors header: tensor '", key, "' has shape ", to_string(e.shape),
+                     " with more than 2^63 elements");
             if (e.end - e.begin != need)
                 fail(name, ": bad safetensors header: tensor '", key, "' (", e.dtype, to_string(e.shape), ") needs ",
                      need, " bytes but data_offsets [", e.begin, ", ", e.end, ") hold ", e.end - e.begin);
             order.emplace_back(e.begin, key);
             s.entries_[key] = e;
         }
-        std::sort(order.begin(), order.end());
+        // By (begin, end, name): a zero-length tensor sorts before a tensor that starts at the same offset.
+        std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+            const auto &ea = s.entries_[a.second], &eb = s.entries_[b.second];
+            return std::tie(ea.begin, ea.end, a.second) < std::tie(eb.begin, eb.end, b.second);
+        });
         uint64_t pos = 0;
         for (auto& [b, key] : order) {
             const auto& e = s.entries_[key];
@@ -203,8 +220,8 @@ public:
                      pos, " was expected (tensors must tile the data section)");
             pos = e.end;
         }
-        if (s.data_start_ + pos != size)
-            fail(name, pos + s.data_start_ > size ? ": truncated safetensors file: tensors need " : ": safetensors file has ",
+        if (pos != size - s.data_start_)  // (no overflow: data_start_ <= size was checked above)
+            fail(name, pos > size - s.data_start_ ? ": truncated safetensors file: tensors need " : ": safetensors file has ",
                  pos, " bytes of tensor data but the file holds ", size - s.data_start_, " after the header");
         return s;
     }
