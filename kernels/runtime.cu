@@ -163,6 +163,25 @@ void reset_pool_peak() {
     detail::g_stats.peak = detail::g_stats.in_use;
 }
 
+GpuTimer::GpuTimer() {
+    cudaEvent_t a, b;
+    ICHSEG_CUDA_CHECK(cudaEventCreate(&a));
+    ICHSEG_CUDA_CHECK(cudaEventCreate(&b));
+    start_ = a, stop_ = b;
+}
+GpuTimer::~GpuTimer() {
+    cudaEventDestroy(static_cast<cudaEvent_t>(start_));
+    cudaEventDestroy(static_cast<cudaEvent_t>(stop_));
+}
+void GpuTimer::start() { ICHSEG_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(start_), detail::stream())); }
+double GpuTimer::stop_ms() {
+    ICHSEG_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(stop_), detail::stream()));
+    ICHSEG_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(stop_)));
+    float ms = 0.f;
+    ICHSEG_CUDA_CHECK(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start_), static_cast<cudaEvent_t>(stop_)));
+    return ms;
+}
+
 void register_backend() {
     DeviceBackendHooks& h = cuda_hooks();
     if (h.allocate) return;

@@ -128,6 +128,22 @@ struct PoolStats {
 PoolStats pool_stats();
 void reset_pool_peak();
 
+/// Elapsed GPU time between start() and stop() on the ichseg stream, measured with CUDA events (benchmarks).
+class GpuTimer {
+public:
+    GpuTimer();
+    ~GpuTimer();
+    GpuTimer(const GpuTimer&) = delete;
+    GpuTimer& operator=(const GpuTimer&) = delete;
+    void start();
+    /// Records the stop event, waits for it and returns the milliseconds since start().
+    double stop_ms();
+
+private:
+    void* start_ = nullptr;
+    void* stop_ = nullptr;
+};
+
 /// Install the pool, copy and memset hooks into ichseg::cuda_hooks() (idempotent; called lazily by the allocator).
 void register_backend();
 
