@@ -49,7 +49,7 @@ def main():
                                                                    False, [0, 0], 1, mask)
             for role, fn in (('fprop', lambda: torch.nn.functional.conv2d(x, w, None, stride, pad)),
                              ('dgrad', bwd([True, False, False])), ('wgrad', bwd([False, True, False]))):
-                ms = time_ms(fn)
+                ms = time_ms(fn, warmup=2, min_runs=5, min_seconds=0.1)
                 emit(bench='conv', layer=name, role=role, mode=mode, framework='pytorch', ms=ms,
                      tflops=flops / ms / 1e9)
             del x, w, y, dy

@@ -2,6 +2,7 @@
 /// @brief conv2d fprop / dgrad / wgrad and conv_transpose2d on the GPU (ichseg implicit GEMM, each precision)
 /// against the CPU reference, on the U-Net's layer shapes, odd sizes, batch 1, strides, non-square kernels and
 /// channel counts that are not multiples of 8. Tolerances: cuda_support.hpp.
+#include <cstdlib>
 #include <tuple>
 
 #include "cuda_support.hpp"
@@ -36,7 +37,10 @@ const cuda::Precision kPrecisions[] = {cuda::Precision::FP32, cuda::Precision::T
 
 TEST_CASE("conv2d fprop/dgrad/wgrad on CUDA match the CPU on the shape matrix", "[cuda][conv2d]") {
     cuda::set_conv_backend(cuda::ConvBackend::Ichseg);
+    // Under compute-sanitizer (tools/gpu_verify.sh) only the small cases run: the tools slow kernels 10-100x.
+    const bool small_only = std::getenv("ICHSEG_CUDA_TEST_SMALL") != nullptr;
     for (const Case& c : kCases) {
+        if (small_only && c.N * c.C * c.H * c.W > 100000) continue;
         // Non-square kernels use R x S with S from the table; 5x3 etc.
         Conv2dParams p{c.stride, c.stride, c.pad, c.pad, ConvAlgorithm::Im2colGemm};
         if (c.R != c.S) p.pad_w = c.pad / 2;
@@ -72,7 +76,9 @@ TEST_CASE("conv_transpose2d on CUDA matches the CPU (U-Net up-convolution and an
     const T cases[] = {{{2, 64, 32, 32}, {64, 32, 2, 2}, {2, 2, 0, 0, 0, 0}},
                        {{1, 512, 16, 16}, {512, 256, 2, 2}, {2, 2, 0, 0, 0, 0}},
                        {{1, 7, 9, 11}, {7, 5, 3, 3}, {2, 2, 1, 1, 1, 1}}};
+    const bool small_only = std::getenv("ICHSEG_CUDA_TEST_SMALL") != nullptr;
     for (const T& c : cases) {
+        if (small_only && numel(c.x) > 100000) continue;
         const Tensor<float> x = test::randu(c.x, 5), w = test::randu(c.w, 6, -0.5, 0.5), b = test::randu({c.w[1]}, 7);
         const Tensor<float> y = conv_transpose2d_fprop(x, w, b, c.p);
         const Tensor<float> dy = test::randu(y.shape(), 8);

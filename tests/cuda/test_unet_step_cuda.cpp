@@ -74,12 +74,12 @@ TEST_CASE("one U-Net training step on CUDA (FP32) matches the CPU step: small U-
     check_step(cfg, {2, 1, 32, 32});
 }
 
-TEST_CASE("one U-Net training step on CUDA (FP32) matches the CPU step: the paper's U-Net at 64x64", "[cuda][unet]") {
+TEST_CASE("one U-Net training step on CUDA (FP32) matches the CPU step: the paper's U-Net at 64x64", "[cuda][unet][large]") {
     nn::UNetConfig cfg;  // base 32, depth 5, conv1 halves the width
     check_step(cfg, {2, 1, 64, 64});
 }
 
-TEST_CASE("U-Net training steps in TF32 and BF16 on CUDA stay close to the FP32 step", "[cuda][unet]") {
+TEST_CASE("U-Net training steps in TF32 and BF16 on CUDA stay close to the FP32 step", "[cuda][unet][large]") {
     nn::UNetConfig cfg;
     const Shape xs{4, 1, 64, 64};
     const Tensor<float> x = test::randu(xs, 3, 0, 1);
