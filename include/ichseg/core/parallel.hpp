@@ -46,11 +46,16 @@ inline int thread_index() {
 #endif
 }
 
-/// f(i) for i in [0, n), iterations split into contiguous equal blocks, block t on thread t.
+/// Below this much work (roughly, element operations) a loop runs on the calling thread: waking the team costs
+/// more than it saves, and on an oversubscribed machine every barrier can wait a full scheduler time slice.
+constexpr int64_t kMinParallelWork = 1 << 15;
+
+/// f(i) for i in [0, n), iterations split into contiguous equal blocks, block t on thread t. `work` (optional)
+/// estimates the total cost in element operations; small loops stay on one thread.
 template <class F>
-void parallel_for(int64_t n, F&& f) {
+void parallel_for(int64_t n, F&& f, int64_t work = -1) {
     if (n <= 0) return;
-    const int nt = static_cast<int>(std::min<int64_t>(num_threads(), n));
+    const int nt = (work >= 0 && work < kMinParallelWork) ? 1 : static_cast<int>(std::min<int64_t>(num_threads(), n));
     if (nt <= 1) {
         for (int64_t i = 0; i < n; ++i) f(i);
         return;
@@ -62,11 +67,13 @@ void parallel_for(int64_t n, F&& f) {
 }
 
 /// f(t, begin, end) once per thread t in [0, parts) over a static split of [0, n); parts = min(threads, n).
-/// Returns the number of parts used, so callers can reduce per-part results in a fixed order.
+/// Returns the number of parts used, so callers can reduce per-part results in a fixed order. `work` as for
+/// parallel_for.
 template <class F>
-int parallel_chunks(int64_t n, F&& f) {
+int parallel_chunks(int64_t n, F&& f, int64_t work = -1) {
     if (n <= 0) return 0;
-    const int parts = static_cast<int>(std::min<int64_t>(num_threads(), n));
+    const int parts =
+        (work >= 0 && work < kMinParallelWork) ? 1 : static_cast<int>(std::min<int64_t>(num_threads(), n));
     auto run = [&](int t) {
         const int64_t b = n * t / parts, e = n * (t + 1) / parts;
         f(t, b, e);

@@ -66,7 +66,7 @@ void batchnorm2d_fwd_train(const BatchNormGeometry& g, const T* x, const T* gamm
                 for (int64_t i = 0; i < g.HW; ++i) yp[i] = xp[i] * a + b;
             }
         }
-    });
+    }, 4 * g.N * g.C * g.HW);
 }
 
 /// Inference forward with the running statistics.
@@ -88,7 +88,7 @@ void batchnorm2d_fwd_infer(const BatchNormGeometry& g, const T* x, const T* gamm
                 for (int64_t i = 0; i < g.HW; ++i) yp[i] = xp[i] * a + b;
             }
         }
-    });
+    }, 4 * g.N * g.C * g.HW);
 }
 
 /// Backward. `y` is the forward output (only read when relu: the ReLU mask is y > 0). mean / invstd are the
@@ -149,7 +149,7 @@ void batchnorm2d_bwd(const BatchNormGeometry& g, const T* dy, const T* x, const 
                 for (int64_t i = 0; i < g.HW; ++i) dxp[i] = a * dyp[i] + cx * xp[i] + b;
             }
         }
-    });
+    }, 4 * g.N * g.C * g.HW);
 }
 
 }  // namespace ichseg::cpu

@@ -116,7 +116,7 @@ void conv2d_fprop(const ConvGeometry& g, const T* x, const T* w, const T* b, T* 
                 const T bk = b[k];
                 for (int64_t i = 0; i < npix; ++i) row[i] += bk;
             }
-    });
+    }, g.N * g.K * g.P * g.Q * kdim);
 }
 
 /// dx = dL/dx given dy: (N,K,P,Q) and w: (K,C,R,S); dx: (N,C,H,W) preallocated (overwritten).
@@ -132,7 +132,7 @@ void conv2d_dgrad(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
             const int64_t npix = (p1 - p0) * g.Q;
             gemm<T>(true, false, g.C, npix, g.K, T(1), w, kdim, dy + n * g.K * HW + p0 * g.Q, HW, T(0),
                     dx + n * g.C * HW + p0 * g.Q, HW);
-        });
+        }, g.N * g.K * g.P * g.Q * kdim);
         return;
     }
     if (g.stride_h == 1 && g.stride_w == 1 && g.pad_h < g.R && g.pad_w < g.S) {
@@ -155,7 +155,7 @@ void conv2d_dgrad(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
         gemm<T>(true, false, kdim, PQ, g.K, T(1), w, kdim, dy + n * g.K * PQ, PQ, T(0), dcol, PQ);
         std::fill(dx + n * CHW, dx + (n + 1) * CHW, T(0));
         detail::col2im(dcol, g, dx + n * CHW);
-    });
+    }, g.N * g.K * PQ * kdim);
 }
 
 /// dw = sum over the batch of dy * im2col(x)^T, db = sum of dy; both overwritten. db may be null.
@@ -193,7 +193,7 @@ void conv2d_wgrad(const ConvGeometry& g, const T* dy, const T* x, T* dw, T* db) 
                     pb[k] += s;
                 }
         }
-    });
+    }, g.N * g.K * PQ * kdim);
     // Fixed-order reduction of the per-thread partials.
     std::copy(partial.begin(), partial.begin() + wsize, dw);
     if (db) std::copy(partial.begin() + wsize, partial.begin() + wsize + g.K, db);

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <type_traits>
 #include <cstring>
 #include <vector>
 
@@ -32,26 +33,22 @@ namespace ichseg::cpu::winograd {
 /// and finish with a scalar tail through the same templated code.
 typedef float v8f __attribute__((vector_size(32)));
 template <class V>
-inline V load(const float* p) {
-    if constexpr (sizeof(V) == sizeof(float)) {
-        return *p;
-    } else {
-        V v;
-        __builtin_memcpy(&v, p, sizeof(V));
-        return v;
-    }
+inline void load(V& v, const float* p) {
+    if constexpr (sizeof(V) == sizeof(float)) v = *p;
+    else __builtin_memcpy(&v, p, sizeof(V));
 }
 template <class V>
 inline void store(float* p, const V& v) {
     if constexpr (sizeof(V) == sizeof(float)) *p = v;
     else __builtin_memcpy(p, &v, sizeof(V));
 }
-/// body(V{}, tx) for tx in [0, n): blocks of eight as v8f, then the scalar rest.
+/// body(tag, tx) for tx in [0, n): blocks of eight with tag of type v8f*, then the rest with tag float*
+/// (null pointers that only carry the type: vectors are never passed by value, which keeps the ABI stable).
 template <class F>
 inline void for_tiles(int64_t n, F&& body) {
     int64_t tx = 0;
-    for (; tx + 8 <= n; tx += 8) body(v8f{}, tx);
-    for (; tx < n; ++tx) body(float{}, tx);
+    for (; tx + 8 <= n; tx += 8) body(static_cast<v8f*>(nullptr), tx);
+    for (; tx < n; ++tx) body(static_cast<float*>(nullptr), tx);
 }
 
 /// F(2x2, 3x3): alpha = 4.
@@ -181,7 +178,7 @@ void transform_filter(const float* w, int64_t K, int64_t C, bool rotate, float* 
     const int64_t outer_n = rotate ? C : K, inner_n = rotate ? K : C;
     auto one = [&](int64_t outer) {
         for_tiles(inner_n, [&](auto tag, int64_t i0) {
-            using T = decltype(tag);
+            using T = std::remove_pointer_t<decltype(tag)>;
             constexpr int L = sizeof(T) / sizeof(float);
             T g[3][3];
             for (int r = 0; r < 3; ++r)
@@ -191,7 +188,7 @@ void transform_filter(const float* w, int64_t K, int64_t C, bool rotate, float* 
                         const int64_t k = rotate ? i0 + l : outer, c = rotate ? outer : i0 + l;
                         lane[l] = rotate ? w[(k * C + c) * 9 + (2 - r) * 3 + (2 - s)] : w[(k * C + c) * 9 + r * 3 + s];
                     }
-                    g[r][s] = load<T>(lane);
+                    load<T>(g[r][s], lane);
                 }
             T t[3][A];  // g G^T along each row
             for (int r = 0; r < 3; ++r) WT::filter(g[r], t[r]);
@@ -245,11 +242,11 @@ void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tili
             }
             float* out = V + c * nt + (ty - ty0) * TW;
             for_tiles(TW, [&](auto tag, int64_t tx) {
-                using T = decltype(tag);
+                using T = std::remove_pointer_t<decltype(tag)>;
                 T e[A][A];  // e[r][j] = (d B)[r][j]
                 for (int r = 0; r < A; ++r) {
                     T d[A];
-                    for (int s = 0; s < A; ++s) d[s] = load<T>(ph + (r * M + s % M) * n + tx + s / M);
+                    for (int s = 0; s < A; ++s) load<T>(d[s], ph + (r * M + s % M) * n + tx + s / M);
                     WT::input(d, e[r]);
                 }
                 for (int j = 0; j < A; ++j) {
@@ -277,11 +274,11 @@ void transform_output(const float* Mt, int64_t K, int64_t H, int64_t W, const Ti
         for (int64_t ty = ty0; ty < ty1; ++ty) {
             const float* mk = Mt + k * nt + (ty - ty0) * TW;
             for_tiles(TW, [&](auto tag, int64_t tx) {
-                using T = decltype(tag);
+                using T = std::remove_pointer_t<decltype(tag)>;
                 T s[M][A];  // (A^T m)[a][j]
                 for (int j = 0; j < A; ++j) {
                     T col[A], o[M];
-                    for (int i = 0; i < A; ++i) col[i] = load<T>(mk + (i * A + j) * stride + tx);
+                    for (int i = 0; i < A; ++i) load<T>(col[i], mk + (i * A + j) * stride + tx);
                     WT::output(col, o);
                     for (int a = 0; a < M; ++a) s[a][j] = o[a];
                 }
@@ -329,11 +326,11 @@ void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, con
             }
             float* out = D + k * nt + (ty - ty0) * TW;
             for_tiles(TW, [&](auto tag, int64_t tx) {
-                using T = decltype(tag);
+                using T = std::remove_pointer_t<decltype(tag)>;
                 T q[M][A];  // (dY A^T)[a][j]
                 for (int a = 0; a < M; ++a) {
                     T r[M];
-                    for (int bb = 0; bb < M; ++bb) r[bb] = load<T>(ph + (a * M + bb) * TW + tx);
+                    for (int bb = 0; bb < M; ++bb) load<T>(r[bb], ph + (a * M + bb) * TW + tx);
                     WT::output_adjoint(r, q[a]);
                 }
                 for (int j = 0; j < A; ++j) {
@@ -377,7 +374,7 @@ void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int
             gemm<float>(false, false, Kout, nt, Cin, 1.f, U + xi * Kout * Cin, Cin, V + xi * vs, nt, 0.f,
                         Mt + xi * ms, nt);
         transform_output<WT>(Mt, Kout, H, W, tl, ty0, ty1, bias, y + n * Kout * H * W);
-    });
+    }, N * Kout * Cin * H * W);
 }
 
 template <class WT>
@@ -417,7 +414,7 @@ void wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw) {
                 gemm<float>(false, true, g.K, g.C, nt, 1.f, D + xi * ds, nt, V + xi * vs, nt, 1.f,
                             dU + xi * g.K * g.C, g.C);
         }
-    });
+    }, g.N * g.K * g.C * g.H * g.W);
     // Sum the per-thread partials in thread order, then dw = G^T dU G per (k, c).
     float* dU = partial.data();
     parallel_for((usize + 65535) / 65536, [&](int64_t blk) {
@@ -445,7 +442,7 @@ void wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw) {
                 for (int rr = 0; rr < 3; ++rr) o[rr * 3 + s] = r[rr];
             }
         }
-    });
+    }, g.K * g.C * A * A * 4);
 }
 
 }  // namespace detail
@@ -478,7 +475,7 @@ inline void conv2d_wgrad(const ConvGeometry& g, const float* dy, const float* x,
                 s += ps;
             }
             db[k] = static_cast<float>(s);
-        });
+        }, g.N * g.K * HW);
     }
 }
 

@@ -31,7 +31,7 @@ void max_pool2d_fwd(const PoolGeometry& g, const T* x, T* y) {
                 for (int64_t q = 0; q < g.Q; ++q)
                     out[q] = nan_max(nan_max(nan_max(r0[2 * q], r0[2 * q + 1]), r1[2 * q]), r1[2 * q + 1]);
             }
-        });
+        }, g.N * g.C * g.H * g.W);
         return;
     }
     parallel_for(g.N * g.C, [&](int64_t nc) {
@@ -48,7 +48,7 @@ void max_pool2d_fwd(const PoolGeometry& g, const T* x, T* y) {
                     }
                 yp[p * g.Q + q] = m;
             }
-    });
+    }, g.N * g.C * g.H * g.W);
 }
 
 /// dx (overwritten) receives dy at the argmax of each window.
@@ -81,7 +81,7 @@ void max_pool2d_bwd(const PoolGeometry& g, const T* dy, const T* x, T* dx) {
                     d1[2 * q + 1] = id ? gv : T(0);
                 }
             }
-        });
+        }, g.N * g.C * g.H * g.W);
         return;
     }
     parallel_for(g.N * g.C, [&](int64_t nc) {
@@ -105,7 +105,7 @@ void max_pool2d_bwd(const PoolGeometry& g, const T* dy, const T* x, T* dx) {
                     }
                 dxp[arg] += dyp[p * g.Q + q];
             }
-    });
+    }, g.N * g.C * g.H * g.W);
 }
 
 }  // namespace ichseg::cpu

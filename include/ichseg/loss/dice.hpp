@@ -49,7 +49,7 @@ LossAndGrad<T> dice_loss_value_and_grad(const Tensor<T>& pred_in, const Tensor<T
         const T a = static_cast<T>(w * 2 * num / (S * S)), c = static_cast<T>(-w * 2 / S);
         T* gp = grad.data() + b * M;
         for (int64_t i = 0; i < M; ++i) gp[i] = a * pp[i] + c * tp[i];
-    });
+    }, 4 * pred.numel());
     double total = 0;
     for (double l : loss_b) total += l;
     return {total, {grad}};

@@ -52,7 +52,7 @@ Var<T> concat(const std::vector<Var<T>>& xs, int64_t dim = 1) {
             const int64_t len = vals[i].size(dim) * inner;
             std::memcpy(y.data() + (o * total + offs[i]) * inner, vals[i].data() + o * len, sizeof(T) * len);
         }
-    });
+    }, y.numel());
     std::vector<int64_t> sizes;
     for (auto& v : vals) sizes.push_back(v.size(dim));
     auto bwd = [sizes, offs, outer, inner, total, dim](const Tensor<T>& gy_in) {
@@ -65,7 +65,7 @@ Var<T> concat(const std::vector<Var<T>>& xs, int64_t dim = 1) {
             const int64_t len = sizes[i] * inner;
             parallel_for(outer, [&](int64_t o) {
                 std::memcpy(gi.data() + o * len, gy.data() + (o * total + offs[i]) * inner, sizeof(T) * len);
-            });
+            }, gi.numel());
             g.push_back(gi);
         }
         return g;

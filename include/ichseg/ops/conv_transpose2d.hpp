@@ -58,7 +58,7 @@ Tensor<T> conv_transpose2d_fprop(const Tensor<T>& x, const Tensor<T>& w, const T
             T* row = y.data() + nc * HW;
             const T bk = bc.data()[nc % ys[1]];
             for (int64_t i = 0; i < HW; ++i) row[i] += bk;
-        });
+        }, y.numel());
     }
     return y;
 }
@@ -88,7 +88,7 @@ std::pair<Tensor<T>, Tensor<T>> conv_transpose2d_wgrad(const Tensor<T>& dy, cons
                 for (int64_t i = 0; i < HW; ++i) s += row[i];
             }
             db.data()[c] = s;
-        });
+        }, g.numel());
     }
     return {dw, db};
 }

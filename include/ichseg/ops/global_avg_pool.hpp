@@ -22,7 +22,7 @@ Var<T> global_avg_pool(const Var<T>& x) {
         double s = 0;
         for (int64_t i = 0; i < HW; ++i) s += p[i];
         y.data()[nc] = static_cast<T>(s / HW);
-    });
+    }, xc.numel());
     const Shape xs = xc.shape();
     return record<T>("global_avg_pool", y, {&x}, [xs, HW](const Tensor<T>& gy_in) {
         Tensor<T> gy = detail::cpu_input("global_avg_pool_bwd", gy_in);
@@ -30,7 +30,7 @@ Var<T> global_avg_pool(const Var<T>& x) {
         parallel_for(xs[0] * xs[1], [&](int64_t nc) {
             const T v = gy.data()[nc] / static_cast<T>(HW);
             std::fill(dx.data() + nc * HW, dx.data() + (nc + 1) * HW, v);
-        });
+        }, xs[0] * xs[1] * HW);
         return std::vector<Tensor<T>>{dx};
     });
 }
