@@ -21,7 +21,14 @@ struct Image2D {
     Image2D(int64_t h_, int64_t w_, T fill = T(0)) : h(h_), w(w_), px(static_cast<size_t>(h_ * w_), fill) {
         ICHSEG_CHECK(h_ >= 0 && w_ >= 0, "Image2D: negative size ", h_, "x", w_);
     }
-    Image2D(int64_t h_, int64_t w_, const T* src) : h(h_), w(w_), px(src, src + h_ * w_) {}
+    /// A copy of h * w values.
+    static Image2D from_data(int64_t h_, int64_t w_, const T* src) {
+        Image2D im;
+        im.h = h_;
+        im.w = w_;
+        im.px.assign(src, src + h_ * w_);
+        return im;
+    }
     T* data() { return px.data(); }
     const T* data() const { return px.data(); }
     int64_t size() const { return h * w; }
@@ -38,7 +45,7 @@ struct Image2D {
     static Image2D from_tensor(const Tensor<T>& t) {
         ICHSEG_CHECK(t.dim() == 2, "Image2D::from_tensor: expected a 2-D tensor, got ", to_string(t.shape()));
         Tensor<T> c = t.contiguous();
-        return Image2D(c.size(0), c.size(1), c.data());
+        return from_data(c.size(0), c.size(1), c.data());
     }
 };
 

@@ -129,13 +129,13 @@ public:
         s.id = c.id + ":" + std::to_string(k);
         if (c.cached.defined()) {
             const int64_t n = opt_.cache_size;
-            s.image = Slice(n, n, c.cached.data() + k * n * n);
-            if (c.cached_mask.defined()) s.mask = SliceMask(n, n, c.cached_mask.data() + k * n * n);
+            s.image = Slice::from_data(n, n, c.cached.data() + k * n * n);
+            if (c.cached_mask.defined()) s.mask = SliceMask::from_data(n, n, c.cached_mask.data() + k * n * n);
             s.windowed = true;
         } else {
             const int64_t plane = c.ny * c.nx;
-            s.image = Slice(c.ny, c.nx, c.hu.data() + k * plane);
-            if (c.mask.defined()) s.mask = SliceMask(c.ny, c.nx, c.mask.data() + k * plane);
+            s.image = Slice::from_data(c.ny, c.nx, c.hu.data() + k * plane);
+            if (c.mask.defined()) s.mask = SliceMask::from_data(c.ny, c.nx, c.mask.data() + k * plane);
         }
         return s;
     }

@@ -24,7 +24,7 @@ public:
     data::SliceSample get(int64_t i) const override {
         DicomSlice d = ds_->load(i);
         data::SliceSample s;
-        s.image = data::Slice(d.header.rows, d.header.cols, d.hu.data());
+        s.image = data::Slice::from_data(d.header.rows, d.header.cols, d.hu.data());
         s.labels = ds_->labels(i);
         s.id = ds_->image_id(i);
         return s;
