@@ -3,6 +3,7 @@
 /// different orders, from FP32 terms) and gradient (1e-5 x max: FP32 per-element math on both sides).
 #include "cuda_support.hpp"
 #include "ichseg/loss/bce_with_logits.hpp"
+#include "ichseg/ops/arithmetic.hpp"
 #include "ichseg/loss/cross_entropy.hpp"
 #include "ichseg/loss/dice.hpp"
 #include "ichseg/loss/local_contrastive.hpp"

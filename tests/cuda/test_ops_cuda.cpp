@@ -90,7 +90,7 @@ TEST_CASE("max_pool2d, concat and global_avg_pool on CUDA match the CPU", "[cuda
     test::compare_forward_backward([](const VV& v) { return global_avg_pool(v[0]); }, {x}, 1e-6);
 }
 
-TEST_CASE("linear on CUDA matches the CPU (ichseg GEMM; cuBLAS when it loads)", "[cuda][linear]") {
+TEST_CASE("linear on CUDA matches the CPU (ichseg GEMM, and cuBLAS when it loads)", "[cuda][linear]") {
     const Tensor<float> x = test::randu({60, 512}, 1), w = test::randu({128, 512}, 2, -0.05, 0.05),
                         b = test::randu({128}, 3);
     const auto f = [](const VV& v) { return linear(v[0], v[1], v[2]); };

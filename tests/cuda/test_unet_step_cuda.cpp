@@ -49,16 +49,18 @@ void check_step(const nn::UNetConfig& cfg, const Shape& xs) {
     // After one Adam step p - lr * m / (sqrt(v) + eps) = p - lr * sign(g) (first step): an update differs only
     // where a gradient is so small that its sign is rounding noise, by at most 2 lr.
     int64_t flipped = 0, total = 0;
+    double worst = 0;
     for (size_t i = 0; i < c.params.size(); ++i) {
         const auto a = g.params[i].to_vector(), b = c.params[i].to_vector();
         for (size_t k = 0; k < a.size(); ++k) {
             const double d = std::abs(static_cast<double>(a[k]) - b[k]);
-            REQUIRE(d <= 2e-3 + 1e-6);
+            worst = std::max(worst, d);
             flipped += d > 1e-5;
             ++total;
         }
     }
-    INFO(flipped << " of " << total << " parameters updated differently");
+    INFO(flipped << " of " << total << " parameters updated differently; largest difference " << worst);
+    REQUIRE(worst <= 2e-3 + 1e-6);
     REQUIRE(flipped <= total / 1000);
     for (size_t i = 0; i < c.buffers.size(); ++i) {
         INFO("buffer " << i);
