@@ -114,7 +114,7 @@ run_sanitize() {
     export ICHSEG_CUDA_TEST_SMALL=1
     for tool in memcheck racecheck; do
         echo "== compute-sanitizer --tool $tool" | tee -a "$OUTDIR/sanitizer.log"
-        timeout 240 "$SANITIZER" --tool "$tool" --error-exitcode 9 --print-limit 20 \
+        timeout 200 "$SANITIZER" --tool "$tool" --error-exitcode 9 --print-limit 20 \
             "$DIST/bin/test_cuda" "~[large]" 2>&1 | tail -n 60 | tee -a "$OUTDIR/sanitizer.log"
         echo "exit code ${PIPESTATUS[0]} ($tool; 9 = errors found, 124 = time limit)" | tee -a "$OUTDIR/sanitizer.log"
     done
