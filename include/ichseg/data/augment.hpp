@@ -88,55 +88,89 @@ inline Affine2D geometry_to_input(const Geometry& g, int64_t h, int64_t w) {
     return m;
 }
 
+namespace detail {
+/// The x range [lo, hi) of an output row over which xs = x0 + a * x stays in [0, limit) (limit > 0), computed
+/// conservatively (the caller handles the rest on the checked path).
+inline void inside_range(double x0, double a, double limit, int64_t n, int64_t& lo, int64_t& hi) {
+    if (a == 0) {
+        if (x0 >= 0 && x0 < limit) {
+            lo = 0;
+            hi = n;
+        } else {
+            lo = hi = 0;
+        }
+        return;
+    }
+    double t0 = (0 - x0) / a, t1 = (limit - x0) / a;
+    if (t0 > t1) std::swap(t0, t1);
+    // x must satisfy t0 <= x < t1; shrink by one pixel on each side against rounding
+    const double clo = std::ceil(t0) + 1, chi = std::floor(t1) - 1;
+    lo = clo <= 0 ? 0 : (clo >= static_cast<double>(n) ? n : static_cast<int64_t>(clo));
+    hi = chi <= 0 ? 0 : (chi >= static_cast<double>(n) ? n : static_cast<int64_t>(chi));
+    if (hi < lo) hi = lo;
+}
+}  // namespace detail
+
 /// Bilinear resampling: dst(x, y) = src(M(x, y)), taps outside the source read `fill`.
 inline void warp_bilinear(const float* src, int64_t sh, int64_t sw, float* dst, int64_t dh, int64_t dw,
                           const Affine2D& m, float fill = 0.f) {
+    auto checked = [&](double xs, double ys) -> float {
+        const double fx0 = std::floor(xs), fy0 = std::floor(ys);
+        if (!(fx0 >= -1 && fy0 >= -1 && fx0 < static_cast<double>(sw) && fy0 < static_cast<double>(sh))) return fill;
+        const int64_t x0 = static_cast<int64_t>(fx0), y0 = static_cast<int64_t>(fy0);
+        const float ax = static_cast<float>(xs - fx0), ay = static_cast<float>(ys - fy0);
+        auto at = [&](int64_t yy, int64_t xx) { return (xx >= 0 && yy >= 0 && xx < sw && yy < sh) ? src[yy * sw + xx] : fill; };
+        const float v00 = at(y0, x0), v01 = at(y0, x0 + 1), v10 = at(y0 + 1, x0), v11 = at(y0 + 1, x0 + 1);
+        const float top = v00 + ax * (v01 - v00), bot = v10 + ax * (v11 - v10);
+        return top + ay * (bot - top);
+    };
     for (int64_t y = 0; y < dh; ++y) {
-        double xs = m.b * static_cast<double>(y) + m.c, ys = m.e * static_cast<double>(y) + m.f;
+        const double xr = m.b * static_cast<double>(y) + m.c, yr = m.e * static_cast<double>(y) + m.f;
         float* o = dst + y * dw;
-        for (int64_t x = 0; x < dw; ++x, xs += m.a, ys += m.d) {
-            const double fx0 = std::floor(xs), fy0 = std::floor(ys);
-            if (!(fx0 >= -1 && fy0 >= -1 && fx0 < static_cast<double>(sw) && fy0 < static_cast<double>(sh))) {
-                o[x] = fill;
-                continue;
-            }
-            const int64_t x0 = static_cast<int64_t>(fx0), y0 = static_cast<int64_t>(fy0);
-            const float ax = static_cast<float>(xs - fx0), ay = static_cast<float>(ys - fy0);
-            float v00, v01, v10, v11;
-            if (x0 >= 0 && y0 >= 0 && x0 + 1 < sw && y0 + 1 < sh) {
-                const float* p = src + y0 * sw + x0;
-                v00 = p[0];
-                v01 = p[1];
-                v10 = p[sw];
-                v11 = p[sw + 1];
-            } else {
-                auto at = [&](int64_t yy, int64_t xx) {
-                    return (xx >= 0 && yy >= 0 && xx < sw && yy < sh) ? src[yy * sw + xx] : fill;
-                };
-                v00 = at(y0, x0);
-                v01 = at(y0, x0 + 1);
-                v10 = at(y0 + 1, x0);
-                v11 = at(y0 + 1, x0 + 1);
-            }
-            const float top = v00 + ax * (v01 - v00), bot = v10 + ax * (v11 - v10);
+        // all four taps inside where 0 <= xs < sw - 1 and 0 <= ys < sh - 1
+        int64_t lx, hx, ly, hy;
+        detail::inside_range(xr, m.a, static_cast<double>(sw - 1), dw, lx, hx);
+        detail::inside_range(yr, m.d, static_cast<double>(sh - 1), dw, ly, hy);
+        const int64_t lo = std::min(dw, std::max(lx, ly)), hi = std::max(lo, std::min(hx, hy));
+        for (int64_t x = 0; x < lo; ++x) o[x] = checked(xr + m.a * static_cast<double>(x), yr + m.d * static_cast<double>(x));
+        const float fa = static_cast<float>(m.a), fd = static_cast<float>(m.d);
+        const float bx = static_cast<float>(xr + m.a * static_cast<double>(lo)), by = static_cast<float>(yr + m.d * static_cast<double>(lo));
+        for (int64_t x = lo; x < hi; ++x) {
+            const float t = static_cast<float>(x - lo);
+            const float xs = bx + fa * t, ys = by + fd * t;
+            const int64_t x0 = static_cast<int64_t>(xs), y0 = static_cast<int64_t>(ys);  // xs, ys >= 0: truncation = floor
+            const float ax = xs - static_cast<float>(x0), ay = ys - static_cast<float>(y0);
+            const float* p = src + y0 * sw + x0;
+            const float top = p[0] + ax * (p[1] - p[0]), bot = p[sw] + ax * (p[sw + 1] - p[sw]);
             o[x] = top + ay * (bot - top);
         }
+        for (int64_t x = hi; x < dw; ++x) o[x] = checked(xr + m.a * static_cast<double>(x), yr + m.d * static_cast<double>(x));
     }
 }
 
 /// Nearest-neighbour resampling of a mask (binarised > 0), outside = 0.
 template <class T>
 void warp_nearest_mask(const T* src, int64_t sh, int64_t sw, uint8_t* dst, int64_t dh, int64_t dw, const Affine2D& m) {
+    auto checked = [&](double xs, double ys) -> uint8_t {
+        const double rx = std::floor(xs + 0.5), ry = std::floor(ys + 0.5);
+        if (rx >= 0 && ry >= 0 && rx < static_cast<double>(sw) && ry < static_cast<double>(sh))
+            return src[static_cast<int64_t>(ry) * sw + static_cast<int64_t>(rx)] > T(0) ? 1 : 0;
+        return 0;
+    };
     for (int64_t y = 0; y < dh; ++y) {
-        double xs = m.b * static_cast<double>(y) + m.c, ys = m.e * static_cast<double>(y) + m.f;
+        // round(v) = floor(v + 0.5): shift the origin by half a pixel, then truncate where the value is >= 0
+        const double xr = m.b * static_cast<double>(y) + m.c + 0.5, yr = m.e * static_cast<double>(y) + m.f + 0.5;
         uint8_t* o = dst + y * dw;
-        for (int64_t x = 0; x < dw; ++x, xs += m.a, ys += m.d) {
-            const double rx = std::floor(xs + 0.5), ry = std::floor(ys + 0.5);
-            if (rx >= 0 && ry >= 0 && rx < static_cast<double>(sw) && ry < static_cast<double>(sh))
-                o[x] = src[static_cast<int64_t>(ry) * sw + static_cast<int64_t>(rx)] > T(0) ? 1 : 0;
-            else
-                o[x] = 0;
+        int64_t lx, hx, ly, hy;
+        detail::inside_range(xr, m.a, static_cast<double>(sw), dw, lx, hx);
+        detail::inside_range(yr, m.d, static_cast<double>(sh), dw, ly, hy);
+        const int64_t lo = std::min(dw, std::max(lx, ly)), hi = std::max(lo, std::min(hx, hy));
+        for (int64_t x = 0; x < lo; ++x) o[x] = checked(xr - 0.5 + m.a * static_cast<double>(x), yr - 0.5 + m.d * static_cast<double>(x));
+        for (int64_t x = lo; x < hi; ++x) {
+            const double xs = xr + m.a * static_cast<double>(x), ys = yr + m.d * static_cast<double>(x);
+            o[x] = src[static_cast<int64_t>(ys) * sw + static_cast<int64_t>(xs)] > T(0) ? 1 : 0;
         }
+        for (int64_t x = hi; x < dw; ++x) o[x] = checked(xr - 0.5 + m.a * static_cast<double>(x), yr - 0.5 + m.d * static_cast<double>(x));
     }
 }
 
@@ -178,20 +212,30 @@ inline void gaussian_blur(float* img, int64_t h, int64_t w, double sigma) {
         if (i < 0) i += period;
         return i < n ? i : period - i;
     };
-    std::vector<float> tmp(static_cast<size_t>(h * w));
-    for (int64_t y = 0; y < h; ++y)
+    // horizontal: one reflect-padded row at a time
+    std::vector<float> row(static_cast<size_t>(w + 2 * r));
+    for (int64_t y = 0; y < h; ++y) {
+        float* line = img + y * w;
+        for (int64_t i = -r; i < w + r; ++i) row[static_cast<size_t>(i + r)] = line[reflect(i, w)];
         for (int64_t x = 0; x < w; ++x) {
+            const float* p = row.data() + x;
             float acc = 0.f;
-            for (int64_t t = -r; t <= r; ++t) acc += k[static_cast<size_t>(t + r)] * img[y * w + reflect(x + t, w)];
-            tmp[static_cast<size_t>(y * w + x)] = acc;
+            for (int64_t t = 0; t <= 2 * r; ++t) acc += k[static_cast<size_t>(t)] * p[t];
+            line[x] = acc;
         }
-    for (int64_t y = 0; y < h; ++y)
-        for (int64_t x = 0; x < w; ++x) {
-            float acc = 0.f;
-            for (int64_t t = -r; t <= r; ++t)
-                acc += k[static_cast<size_t>(t + r)] * tmp[static_cast<size_t>(reflect(y + t, h) * w + x)];
-            img[y * w + x] = acc;
+    }
+    // vertical: accumulate whole rows (contiguous, vectorisable)
+    std::vector<float> out(static_cast<size_t>(h * w));
+    for (int64_t y = 0; y < h; ++y) {
+        float* o = out.data() + y * w;
+        std::fill(o, o + w, 0.f);
+        for (int64_t t = -r; t <= r; ++t) {
+            const float kt = k[static_cast<size_t>(t + r)];
+            const float* src = img + reflect(y + t, h) * w;
+            for (int64_t x = 0; x < w; ++x) o[x] += kt * src[x];
         }
+    }
+    std::copy(out.begin(), out.end(), img);
 }
 
 // ---- segmentation augmentation (SPEC §2) ---------------------------------------------------------------------

@@ -87,15 +87,23 @@ inline void resize_bilinear(const float* src, int64_t sh, int64_t sw, float* dst
     const detail::ResampleTaps hx = detail::make_taps(sw, dw), vy = detail::make_taps(sh, dh);
     std::vector<float> local;
     std::vector<float>& mid = tmp ? *tmp : local;
-    mid.resize(static_cast<size_t>(sh * dw));
-    // Horizontal pass: sh rows, dw columns (only source rows the vertical pass uses).
-    std::vector<char> needed(static_cast<size_t>(sh), 0);
-    for (int64_t y = 0; y < dh; ++y)
-        for (int k = 0; k < vy.count[static_cast<size_t>(y)]; ++k) needed[static_cast<size_t>(vy.start[static_cast<size_t>(y)] + k)] = 1;
-    for (int64_t y = 0; y < sh; ++y) {
-        if (!needed[static_cast<size_t>(y)]) continue;
-        const float* row = src + y * sw;
-        float* o = mid.data() + y * dw;
+    // Vertical pass first (whole source rows, contiguous: vectorises), into dh rows of sw; then horizontal.
+    mid.resize(static_cast<size_t>(dh * sw));
+    for (int64_t y = 0; y < dh; ++y) {
+        float* o = mid.data() + y * sw;
+        const int n = vy.count[static_cast<size_t>(y)];
+        const float* w = vy.weight.data() + y * vy.taps;
+        const float* base = src + static_cast<int64_t>(vy.start[static_cast<size_t>(y)]) * sw;
+        for (int64_t x = 0; x < sw; ++x) o[x] = w[0] * base[x];
+        for (int k = 1; k < n; ++k) {
+            const float wk = w[k];
+            const float* r = base + k * sw;
+            for (int64_t x = 0; x < sw; ++x) o[x] += wk * r[x];
+        }
+    }
+    for (int64_t y = 0; y < dh; ++y) {
+        const float* row = mid.data() + y * sw;
+        float* o = dst + y * dw;
         for (int64_t x = 0; x < dw; ++x) {
             const float* w = hx.weight.data() + x * hx.taps;
             const float* s = row + hx.start[static_cast<size_t>(x)];
@@ -103,19 +111,6 @@ inline void resize_bilinear(const float* src, int64_t sh, int64_t sw, float* dst
             float acc = 0.f;
             for (int k = 0; k < n; ++k) acc += w[k] * s[k];
             o[x] = acc;
-        }
-    }
-    // Vertical pass.
-    for (int64_t y = 0; y < dh; ++y) {
-        float* o = dst + y * dw;
-        const int n = vy.count[static_cast<size_t>(y)];
-        const float* w = vy.weight.data() + y * vy.taps;
-        const float* base = mid.data() + static_cast<int64_t>(vy.start[static_cast<size_t>(y)]) * dw;
-        for (int64_t x = 0; x < dw; ++x) o[x] = w[0] * base[x];
-        for (int k = 1; k < n; ++k) {
-            const float wk = w[k];
-            const float* r = base + k * dw;
-            for (int64_t x = 0; x < dw; ++x) o[x] += wk * r[x];
         }
     }
 }

@@ -404,6 +404,24 @@ inline void decode_hu(DcmFileFormat& ff, DicomSlice& s, const DicomReadOptions& 
             Uint8* b = nullptr;
             if (el->getUint8Array(b).bad() || !b) fail(p, ": cannot access the 16-bit pixel data (", c.text(), ")");
             convert([b](int64_t i) { return static_cast<uint16_t>(b[2 * i] | (b[2 * i + 1] << 8)); });
+        } else if (shift == 0 && h.bits_stored == 16 && !quirk) {
+            // the common case: plain 16-bit words, a straight multiply-add (vectorises)
+            const float fs = static_cast<float>(slope), fi = static_cast<float>(inter);
+            // float arithmetic is exact (identical to the double path) for an integer slope and intercept
+            const bool exact = slope == std::round(slope) && std::fabs(slope) <= 128 && inter == std::round(inter) &&
+                               std::fabs(inter) < 4194304.0;
+            if (is_signed) {
+                const Sint16* sd = reinterpret_cast<const Sint16*>(d);
+                if (exact)
+                    for (int64_t i = 0; i < npix; ++i) out[i] = static_cast<float>(sd[i]) * fs + fi;
+                else
+                    for (int64_t i = 0; i < npix; ++i) out[i] = static_cast<float>(static_cast<double>(sd[i]) * slope + inter);
+            } else {
+                if (exact)
+                    for (int64_t i = 0; i < npix; ++i) out[i] = static_cast<float>(d[i]) * fs + fi;
+                else
+                    for (int64_t i = 0; i < npix; ++i) out[i] = static_cast<float>(static_cast<double>(d[i]) * slope + inter);
+            }
         } else {
             convert([d](int64_t i) { return d[i]; });
         }

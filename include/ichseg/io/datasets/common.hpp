@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "ichseg/core/error.hpp"
+#include "ichseg/io/csv.hpp"
 #include "ichseg/io/labels.hpp"
 #include "ichseg/io/log.hpp"
 #include "ichseg/io/volume.hpp"

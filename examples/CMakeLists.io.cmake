@@ -1,0 +1,11 @@
+# Data-layer example programs (need the NIfTI/DICOM layer and CLI11).
+if(ICHSEG_IO_ENABLED AND CLI11_FOUND)
+    add_executable(ichseg_phantoms phantoms.cpp)
+    target_link_libraries(ichseg_phantoms PRIVATE ichseg::io CLI11::CLI11 ichseg_internal_flags)
+    add_executable(ichseg_inspect inspect.cpp)
+    target_link_libraries(ichseg_inspect PRIVATE ichseg::io CLI11::CLI11 ichseg_internal_flags)
+elseif(NOT ICHSEG_IO_ENABLED)
+    message(STATUS "ichseg: ichseg_phantoms / ichseg_inspect not built (no NIfTI/DICOM layer)")
+else()
+    message(STATUS "ichseg: ichseg_phantoms / ichseg_inspect not built (CLI11 not found)")
+endif()
