@@ -17,7 +17,8 @@ Two kinds of file:
   upstream gradient "gy" (or of the scalar loss). Inputs are drawn away from kinks (ReLU at 0, max-pool ties).
 
 * unet_*.safetensors, encoder_mlp_*, partial_unet_*: end-to-end parity of the small networks in float32, exactly
-  as PyTorch computes them. unet_state.safetensors is a PyTorch state_dict (safetensors.torch.save_file, so
+  as PyTorch computes them. The U-Net: base width 4, depth 4, mid_channels_factor 2, batch 3 of 64x64 (so that
+  ichseg's float path uses im2col, Winograd F(2x2) and F(4x4) convolutions). unet_state.safetensors is a PyTorch state_dict (safetensors.torch.save_file, so
   num_batches_tracked is I64) whose BN running statistics are NOT the defaults (three train-mode forwards were
   run on random batches). unet_parity.safetensors holds the fixed batch, the target (one empty mask), and for
   train mode (batch statistics) and eval mode (running statistics): the sigmoid output, the mixed Dice loss
@@ -36,7 +37,9 @@ sys.path.insert(0, os.path.join(HERE, '..', '..', 'benchmarks', 'reference'))
 import ichseg_torch as it  # noqa: E402
 
 torch.set_num_threads(1)
-META = {'generator': 'tests/golden/gen_golden.py', 'torch': torch.__version__}
+# One metadata entry only: safetensors writes metadata in hash order, so several keys would make the bytes
+# differ from run to run.
+META = {'generator': 'tests/golden/gen_golden.py, torch ' + torch.__version__}
 
 
 def f32(t):
@@ -267,16 +270,16 @@ def gen_losses():
 
 # ---- networks (float32, as PyTorch computes them) --------------------------------------------------------------
 
-def blob_masks(b, h, w, empty):
+def blob_masks(b, h, w, empty, seed=7):
     """b masks with one filled ellipse each; masks listed in `empty` are all zero."""
-    g = torch.Generator().manual_seed(7)
+    g = torch.Generator().manual_seed(seed)
     yy, xx = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing='ij')
     t = torch.zeros(b, 1, h, w)
     for i in range(b):
         if i in empty:
             continue
         cy, cx = torch.rand(2, generator=g) * torch.tensor([h * 0.5, w * 0.5]) + torch.tensor([h * 0.25, w * 0.25])
-        ry, rx = torch.rand(2, generator=g) * 4 + 3
+        ry, rx = torch.rand(2, generator=g) * 8 + 5
         t[i, 0] = (((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1).float()
     return t
 
@@ -285,17 +288,19 @@ def gen_unet():
     torch.manual_seed(301)
     cfg = dict(in_channels=1, out_channels=1, base_width=4, depth=4, mid_channels_factor=2)
     net = it.UNet(**cfg)
-    # Move the running statistics away from their defaults: three train-mode forwards on random batches.
+    # Move the running statistics away from their defaults: three train-mode forwards on batches like the test
+    # batch (so that eval-mode activations are alive and the eval-mode gradients are not degenerate).
     net.train()
     with torch.no_grad():
-        for _ in range(3):
-            net(torch.randn(3, 1, 32, 32) * 0.5 + 0.2)
+        for k in range(3):
+            tk = blob_masks(3, 64, 64, empty={k}, seed=100 + k)
+            net(tk * 0.6 + 0.2 + 0.15 * torch.randn(3, 1, 64, 64))
     state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
-    save_file(state, os.path.join(HERE, 'unet_state.safetensors'), metadata={'format': 'pt', **META})
+    save_file(state, os.path.join(HERE, 'unet_state.safetensors'), metadata={'format': 'pt'})
     print('unet_state.safetensors:', len(state), 'tensors')
 
-    t = blob_masks(3, 32, 32, empty={1})
-    x = (t * 0.6 + 0.2 + 0.15 * torch.randn(3, 1, 32, 32)).contiguous()
+    t = blob_masks(3, 64, 64, empty={1})
+    x = (t * 0.6 + 0.2 + 0.15 * torch.randn(3, 1, 64, 64)).contiguous()
     d = {'x': x, 't': t, 'config': torch.tensor([cfg['in_channels'], cfg['out_channels'], cfg['base_width'],
                                                  cfg['depth'], cfg['mid_channels_factor']])}
     for mode in ('train', 'eval'):
@@ -324,13 +329,36 @@ def gen_encoder_mlp_and_partial_unet():
     d = {'x': x}
     for name, net in [('encoder_mlp', enc), ('partial_unet', pun)]:
         save_file({k: v.detach().clone().contiguous() for k, v in net.state_dict().items()},
-                  os.path.join(HERE, f'{name}_state.safetensors'), metadata={'format': 'pt', **META})
+                  os.path.join(HERE, f'{name}_state.safetensors'), metadata={'format': 'pt'})
         net.train()
         with torch.no_grad():
             d[f'{name}.train.y'] = net(x).detach().clone()
             net.eval()
             d[f'{name}.eval.y'] = net(x).detach().clone()
     save('encoder_heads_parity', d)
+
+
+def gen_adam():
+    """torch.optim.Adam with coupled L2 weight decay and ExponentialLR: parameters after each of 5 steps with fixed
+    gradients (the gradient of step k is grads[k]); lr 1e-2, betas (0.9, 0.999), eps 1e-8, weight decay 0.1
+    (large, so a wrong decay shows), lr multiplied by 0.5 after steps 2 and 4 (scheduler.step())."""
+    torch.manual_seed(401)
+    p0 = f32(torch.randn(3, 4))
+    grads = f32(torch.randn(5, 3, 4))
+    grads[2, 0, 0] = 0.0  # a zero gradient element
+    p = p0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([p], lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    after = []
+    for k in range(5):
+        p.grad = grads[k].clone()
+        opt.step()
+        after.append(p.detach().clone())
+        if k in (1, 3):
+            sched.step()
+    st = opt.state[p]
+    save('optim_adam', {'p0': p0, 'grads': grads, 'after': torch.stack(after), 'exp_avg': st['exp_avg'],
+                        'exp_avg_sq': st['exp_avg_sq']})
 
 
 if __name__ == '__main__':
@@ -343,3 +371,4 @@ if __name__ == '__main__':
     gen_losses()
     gen_unet()
     gen_encoder_mlp_and_partial_unet()
+    gen_adam()

@@ -187,6 +187,7 @@ template <class T = float>
 class EncoderMLP : public Module<T> {
 public:
     EncoderMLP(const UNetConfig& cfg, const std::vector<int64_t>& head_widths, Generator& gen = default_generator()) {
+        cfg.validate();
         ICHSEG_CHECK(head_widths.size() >= 2 && head_widths.front() == cfg.width(cfg.depth - 1),
                      "EncoderMLP: head widths must start at the bottleneck width ", cfg.width(cfg.depth - 1));
         encoder = this->register_module("encoder", std::make_shared<UNetEncoder<T>>(cfg, gen));
@@ -212,6 +213,9 @@ class PartialUNet : public Module<T> {
 public:
     PartialUNet(const UNetConfig& cfg, int64_t n_decoder = 3, std::vector<int64_t> head_widths = {},
                 Generator& gen = default_generator()) {
+        cfg.validate();
+        ICHSEG_CHECK(n_decoder >= 1 && n_decoder <= cfg.depth - 1, "PartialUNet: ", n_decoder,
+                     " decoder blocks requested, but depth ", cfg.depth, " allows 1..", cfg.depth - 1);
         const int64_t feat = cfg.width(cfg.depth - 1 - n_decoder);
         if (head_widths.empty()) head_widths = {feat, 2 * feat, feat / 2};
         ICHSEG_CHECK(head_widths.size() >= 2 && head_widths.front() == feat, "PartialUNet: head widths must start at ",

@@ -65,7 +65,9 @@ public:
                 s.v = Tensor<T>::zeros(p.shape());
             }
             ++s.step;
-            const T b1 = static_cast<T>(p_.beta1), b2 = static_cast<T>(p_.beta2), wd = static_cast<T>(p_.weight_decay);
+            const T b2 = static_cast<T>(p_.beta2), wd = static_cast<T>(p_.weight_decay);
+            // 1 - beta in double, then rounded (as PyTorch passes them): 1 - float(0.999) would be 1.3e-5 off.
+            const T one_minus_b1 = static_cast<T>(1.0 - p_.beta1), one_minus_b2 = static_cast<T>(1.0 - p_.beta2);
             const double bc1 = 1.0 - std::pow(p_.beta1, static_cast<double>(s.step));
             const double bc2 = 1.0 - std::pow(p_.beta2, static_cast<double>(s.step));
             const T step_size = static_cast<T>(p_.lr / bc1), bc2_sqrt = static_cast<T>(std::sqrt(bc2));
@@ -79,8 +81,8 @@ public:
                 for (int64_t i = lo; i < hi; ++i) {
                     T gi = gd[i];
                     if (wd != T(0)) gi += wd * pd[i];
-                    m[i] += (T(1) - b1) * (gi - m[i]);
-                    v[i] = v[i] * b2 + (T(1) - b2) * gi * gi;
+                    m[i] += one_minus_b1 * (gi - m[i]);
+                    v[i] = v[i] * b2 + one_minus_b2 * gi * gi;
                     pd[i] -= step_size * (m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps));
                 }
             });
