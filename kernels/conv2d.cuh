@@ -32,6 +32,14 @@
 #include "common.cuh"
 #include "ichseg/cuda/conv2d.hpp"
 
+// Read-only loads through the texture path in device code; plain loads when the helpers below run on the host
+// (tests/cuda/test_conv_emulation.cu replays the kernel's data movement on the CPU).
+#ifdef __CUDA_ARCH__
+#define ICHSEG_LDG(p) __ldg(p)
+#else
+#define ICHSEG_LDG(p) (*(p))
+#endif
+
 namespace ichseg::cuda::kern {
 
 enum class Role { Fprop, Dgrad, Wgrad };
@@ -82,7 +90,7 @@ __device__ __forceinline__ __nv_bfloat16 to_smem<__nv_bfloat16>(float v) {
 ///   fprop: {n*C*H*W, p*sh - ph, q*sw - pw, valid}   dgrad: {n*K*P*Q, h + ph, w + pw, valid}
 ///   wgrad: {c*H*W, r, s, valid}
 template <Role RL>
-__device__ __forceinline__ int4 column_entry(const Args& a, int j) {
+__host__ __device__ __forceinline__ int4 column_entry(const Args& a, int j) {
     if (j >= a.Ngemm) return make_int4(0, 0, 0, 0);
     if constexpr (RL == Role::Fprop) {
         const int PQ = a.P * a.Q, n = j / PQ, pq = j - n * PQ, p = pq / a.Q, q = pq - p * a.Q;
@@ -99,7 +107,7 @@ __device__ __forceinline__ int4 column_entry(const Args& a, int j) {
 /// Per-reduction-index table entry (valid flag: w != INT_MIN, except wgrad where x < 0 marks invalid).
 ///   fprop: {c*H*W, r, s, 1}   dgrad: {k*P*Q, r, s, k*C*R*S + r*S + s}   wgrad: {n*K*P*Q + p*Q + q, n*C*H*W, p*sh - ph, q*sw - pw}
 template <Role RL>
-__device__ __forceinline__ int4 k_entry(const Args& a, int kk, int k_end) {
+__host__ __device__ __forceinline__ int4 k_entry(const Args& a, int kk, int k_end) {
     if (kk >= k_end) return make_int4(-1, 0, 0, -1);
     if constexpr (RL == Role::Fprop) {
         const int RS = a.R * a.S, c = kk / RS, rs = kk - c * RS, r = rs / a.S, s = rs - r * a.S;
@@ -117,33 +125,33 @@ constexpr int A_PER_THREAD = BM * BK / NT;  // 8
 constexpr int B_PER_THREAD = BK * BN / NT;  // 16
 
 template <Role RL>
-__device__ __forceinline__ float load_a(const Args& a, const int4* ktab, int m0, int k0, int e) {
+__host__ __device__ __forceinline__ float load_a(const Args& a, const int4* ktab, int m0, int k0, int e) {
     const int ml = e >> 5, kl = e & 31, m = m0 + ml;
     if (m >= a.M) return 0.f;
     if constexpr (RL == Role::Fprop) {
         const int kk = k0 + kl;
         if (ktab[kl].w < 0) return 0.f;
-        return __ldg(a.a_src + static_cast<long long>(m) * a.Kd + kk);
+        return ICHSEG_LDG(a.a_src + static_cast<long long>(m) * a.Kd + kk);
     } else if constexpr (RL == Role::Dgrad) {
         const int4 t = ktab[kl];
         if (t.w < 0) return 0.f;
-        return __ldg(a.a_src + t.w + m * a.R * a.S);
+        return ICHSEG_LDG(a.a_src + t.w + m * a.R * a.S);
     } else {
         const int4 t = ktab[kl];
         if (t.x < 0) return 0.f;
-        return __ldg(a.a_src + t.x + m * a.P * a.Q);
+        return ICHSEG_LDG(a.a_src + t.x + m * a.P * a.Q);
     }
 }
 
 template <Role RL>
-__device__ __forceinline__ float load_b(const Args& a, const int4* ktab, const int4* jtab, int e) {
+__host__ __device__ __forceinline__ float load_b(const Args& a, const int4* ktab, const int4* jtab, int e) {
     if constexpr (RL == Role::Wgrad) {
         const int kl = e & 31, jl = e >> 5;
         const int4 t = ktab[kl], c = jtab[jl];
         if (t.x < 0 || !c.w) return 0.f;
         const int ih = t.z + c.y, iw = t.w + c.z;
         if (ih < 0 || ih >= a.H || iw < 0 || iw >= a.W) return 0.f;
-        return __ldg(a.b_src + t.y + c.x + ih * a.W + iw);
+        return ICHSEG_LDG(a.b_src + t.y + c.x + ih * a.W + iw);
     } else {
         const int jl = e & (BN - 1), kl = e >> 7;
         const int4 t = ktab[kl], c = jtab[jl];
@@ -151,7 +159,7 @@ __device__ __forceinline__ float load_b(const Args& a, const int4* ktab, const i
         if constexpr (RL == Role::Fprop) {
             const int ih = c.y + t.y, iw = c.z + t.z;
             if (ih < 0 || ih >= a.H || iw < 0 || iw >= a.W) return 0.f;
-            return __ldg(a.b_src + c.x + t.x + ih * a.W + iw);
+            return ICHSEG_LDG(a.b_src + c.x + t.x + ih * a.W + iw);
         } else {
             int p = c.y - t.y, q = c.z - t.z;
             if (p < 0 || q < 0) return 0.f;
@@ -164,8 +172,39 @@ __device__ __forceinline__ float load_b(const Args& a, const int4* ktab, const i
                 q /= a.sw;
             }
             if (p >= a.P || q >= a.Q) return 0.f;
-            return __ldg(a.b_src + c.x + t.x + p * a.Q + q);
+            return ICHSEG_LDG(a.b_src + c.x + t.x + p * a.Q + q);
         }
+    }
+}
+
+/// Shared-memory offset of the A element loaded as index e (row e / 32 = m, column e % 32 = reduction index).
+template <Math MT>
+__host__ __device__ __forceinline__ int a_smem_offset(int e) {
+    return (e >> 5) * Smem<MT>::A_LD + (e & 31);
+}
+/// Shared-memory offset of the B element loaded as index e (see load_b for the element mapping).
+template <Role RL, Math MT>
+__host__ __device__ __forceinline__ int b_smem_offset(int e) {
+    if constexpr (RL == Role::Wgrad) return (e >> 5) * Smem<MT>::BC_LD + (e & 31);  // (n = e/32, k = e%32)
+    else return (e >> 7) * Smem<MT>::BR_LD + (e & (BN - 1));                      // (k = e/128, n = e%128)
+}
+/// Shared-memory offset of B(k, n) inside the tile.
+template <Role RL, Math MT>
+__host__ __device__ __forceinline__ int b_tile_offset(int k, int n) {
+    if constexpr (RL == Role::Wgrad) return n * Smem<MT>::BC_LD + k;
+    else return k * Smem<MT>::BR_LD + n;
+}
+/// The epilogue's store of GEMM output (m, j) of split z.
+template <Role RL>
+__host__ __device__ __forceinline__ void store_output(const Args& a, int m, int j, int z, float v) {
+    if constexpr (RL == Role::Fprop) {
+        const int PQ = a.P * a.Q, n = j / PQ, pq = j - n * PQ;
+        a.out[(static_cast<long long>(n) * a.K + m) * PQ + pq] = v + (a.bias ? ICHSEG_LDG(a.bias + m) : 0.f);
+    } else if constexpr (RL == Role::Dgrad) {
+        const int HW = a.H * a.W, n = j / HW, hw = j - n * HW;
+        a.out[(static_cast<long long>(n) * a.C + m) * HW + hw] = v;
+    } else {
+        a.out[z * a.split_stride + static_cast<long long>(m) * a.Ngemm + j] = v;
     }
 }
 
@@ -206,15 +245,14 @@ __global__ void __launch_bounds__(NT) implicit_gemm_kernel(Args a) {
             const int e = tid + i * NT;
             float v = ra[i];
             if constexpr (MT == Math::TF32) v = nvcuda::wmma::__float_to_tf32(v);
-            As[(e >> 5) * SM::A_LD + (e & 31)] = to_smem<T>(v);
+            As[a_smem_offset<MT>(e)] = to_smem<T>(v);
         }
 #pragma unroll
         for (int i = 0; i < B_PER_THREAD; ++i) {
             const int e = tid + i * NT;
             float v = rb[i];
             if constexpr (MT == Math::TF32) v = nvcuda::wmma::__float_to_tf32(v);
-            if constexpr (kBColMajor) Bs[(e >> 5) * SM::BC_LD + (e & 31)] = to_smem<T>(v);
-            else Bs[(e >> 7) * SM::BR_LD + (e & (BN - 1))] = to_smem<T>(v);
+            Bs[b_smem_offset<RL, MT>(e)] = to_smem<T>(v);
         }
     };
 
@@ -256,7 +294,7 @@ __global__ void __launch_bounds__(NT) implicit_gemm_kernel(Args a) {
 #pragma unroll
                 for (int j = 0; j < 8; ++j) {
                     const int col = (j < 4 ? tx * 4 + j : 64 + tx * 4 + (j - 4));
-                    bv[j] = kBColMajor ? Bs[col * SM::BC_LD + k] : Bs[k * SM::BR_LD + col];
+                    bv[j] = Bs[b_tile_offset<RL, MT>(k, col)];
                 }
 #pragma unroll
                 for (int i = 0; i < 4; ++i)
@@ -315,16 +353,7 @@ __global__ void __launch_bounds__(NT) implicit_gemm_kernel(Args a) {
     for (int e = tid; e < BM * BN; e += NT) {
         const int ml = e >> 7, jl = e & (BN - 1), m = m0 + ml, j = j0 + jl;
         if (m >= a.M || j >= a.Ngemm) continue;
-        const float v = Cs[ml * C_LD + jl];
-        if constexpr (RL == Role::Fprop) {
-            const int PQ = a.P * a.Q, n = j / PQ, pq = j - n * PQ;
-            a.out[(static_cast<long long>(n) * a.K + m) * PQ + pq] = v + (a.bias ? __ldg(a.bias + m) : 0.f);
-        } else if constexpr (RL == Role::Dgrad) {
-            const int HW = a.H * a.W, n = j / HW, hw = j - n * HW;
-            a.out[(static_cast<long long>(n) * a.C + m) * HW + hw] = v;
-        } else {
-            a.out[blockIdx.z * a.split_stride + static_cast<long long>(m) * a.Ngemm + j] = v;
-        }
+        store_output<RL>(a, m, j, static_cast<int>(blockIdx.z), Cs[ml * C_LD + jl]);
     }
 }
 
@@ -335,6 +364,19 @@ __global__ void reduce_splits_kernel(const float* __restrict__ part, int splits,
 template <Role RL>
 void run_implicit_gemm(const ConvShape& g, const float* a_src, const float* b_src, const float* bias, float* out,
                        Precision prec);
+
+/// wgrad split-K: about four blocks per SM in flight, every split at least 8 K-tiles; sets a.k_chunk and
+/// returns the number of splits.
+inline int wgrad_splits(Args& a, int sms) {
+    const long long tiles_mn = static_cast<long long>((a.Ngemm + BN - 1) / BN) * ((a.M + BM - 1) / BM);
+    const long long want = 4LL * sms;
+    const int ktiles = (a.Kd + BK - 1) / BK;
+    int splits = static_cast<int>(std::min<long long>((want + tiles_mn - 1) / tiles_mn, std::max(1, ktiles / 8)));
+    splits = std::max(1, std::min(splits, 4096));
+    const int tiles_per_split = (ktiles + splits - 1) / splits;
+    a.k_chunk = tiles_per_split * BK;
+    return (ktiles + tiles_per_split - 1) / tiles_per_split;
+}
 
 inline Args make_args(const ConvShape& g, Role rl) {
     Args a{};

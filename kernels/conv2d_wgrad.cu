@@ -21,16 +21,8 @@ void run_implicit_gemm<Role::Wgrad>(const ConvShape& g, const float* a_src, cons
                                     float* out, Precision prec) {
     Args a = make_args(g, Role::Wgrad);
     a.a_src = a_src, a.b_src = b_src, a.bias = nullptr;
-    // Split the reduction (N*P*Q, millions at full resolution) so that about four blocks per SM are in flight;
-    // every split keeps at least 8 K-tiles.
-    const long long tiles_mn = static_cast<long long>((a.Ngemm + BN - 1) / BN) * ((a.M + BM - 1) / BM);
-    const long long want = 4LL * detail::sm_count();
-    const int ktiles = (a.Kd + BK - 1) / BK;
-    int splits = static_cast<int>(std::min<long long>((want + tiles_mn - 1) / tiles_mn, std::max(1, ktiles / 8)));
-    splits = std::max(1, std::min(splits, 4096));
-    const int tiles_per_split = (ktiles + splits - 1) / splits;
-    a.k_chunk = tiles_per_split * BK;
-    splits = (ktiles + tiles_per_split - 1) / tiles_per_split;
+    // Split the reduction (N*P*Q, millions at full resolution) across blocks.
+    const int splits = wgrad_splits(a, detail::sm_count());
     const long long n_out = static_cast<long long>(a.M) * a.Ngemm;
     detail::Workspace<float> part(splits > 1 ? static_cast<std::size_t>(splits * n_out) : 1);
     a.out = splits > 1 ? part.ptr : out;
