@@ -46,8 +46,12 @@ inline std::vector<double> nice_ticks(double lo, double hi, int target = 6) {
             break;
         }
     std::vector<double> t;
-    for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    const double k0 = std::ceil(lo / step - 1e-9);
+    for (int i = 0;; ++i) {
+        const double v = (k0 + i) * step;  // multiplied, not accumulated: no drift
+        if (v > hi + step * 1e-9) break;
         t.push_back(std::abs(v) < step * 1e-9 ? 0.0 : v);
+    }
     return t;
 }
 

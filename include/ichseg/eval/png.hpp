@@ -46,7 +46,7 @@ inline uint8_t paeth(int a, int b, int c) {
 }  // namespace detail
 
 /// The bytes of a PNG file holding the image. `compression_level` is zlib's 0..9.
-inline std::string encode_png(const Image& img, int compression_level = 9) {
+inline std::string encode_png(const Image& img, int compression_level = 6) {
     ICHSEG_CHECK(img.width > 0 && img.height > 0, "encode_png: empty image ", img.width, "x", img.height);
     ICHSEG_CHECK(img.rgb.size() == static_cast<std::size_t>(img.width) * img.height * 3, "encode_png: image ",
                  img.width, "x", img.height, " needs ", static_cast<std::size_t>(img.width) * img.height * 3,
