@@ -217,7 +217,10 @@ inline std::unique_ptr<DcmFileFormat> dicom_load_memory(const void* data, size_t
     in.setBuffer(data, static_cast<offile_off_t>(size));
     in.setEos();
     ff->transferInit();
-    const OFCondition c = ff->read(in, EXS_Unknown, EGL_noChange, 0xFFFFFFFFu);
+    // No element can be longer than the whole buffer: bounding maxReadLength by its size keeps DCMTK from
+    // reserving whatever a corrupt length field claims (its buffer stream cannot check the remaining bytes).
+    const Uint32 max_read = static_cast<Uint32>(std::min<size_t>(std::max<size_t>(size, 4096), 0xFFFFFFF0u));
+    const OFCondition c = ff->read(in, EXS_Unknown, EGL_noChange, max_read);
     ff->transferEnd();
     if (c.bad()) fail(name, ": not a readable DICOM file (DCMTK: ", c.text(), ")");
     return ff;

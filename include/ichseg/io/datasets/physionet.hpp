@@ -152,9 +152,11 @@ inline std::map<int64_t, PhysioNetPatientInfo> parse_physionet_demographics(std:
         const auto& f = t.rows[r];
         int64_t pn = 0;
         if (f.empty() || !try_parse_int(f[0], pn) || pn < 0) continue;  // footer / note line
-        if (f.size() < 10) {
+        size_t need = 10;
+        for (int64_t c : cols) need = std::max(need, static_cast<size_t>(c) + 1);
+        if (f.size() < need) {
             log(LogLevel::warn, source, ": line ", t.lines[r], ": patient ", pn, " row has ", f.size(),
-                " fields (expected 10); ignored");
+                " fields (expected ", need, "); ignored");
             continue;
         }
         PhysioNetPatientInfo p;
