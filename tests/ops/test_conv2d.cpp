@@ -198,7 +198,8 @@ TEST_CASE("conv2d rejects mismatched shapes with the op name and both shapes", "
                          {"conv2d", "[1, 3, 2, 2]", "[4, 3, 3, 3]"});
     ICHSEG_REQUIRE_ERROR(conv2d_fprop(x, wk, Tensor<float>(), Conv2dParams{0, 1, 0, 0}), {"conv2d", "stride"});
     // Winograd forced where it does not apply
-    ICHSEG_REQUIRE_ERROR(conv2d_fprop(x, wk, Tensor<float>(), Conv2dParams{1, 1, 1, 1, ConvAlgorithm::Winograd}),
+    ICHSEG_REQUIRE_ERROR(conv2d_fprop(x, uniform<float>({4, 3, 1, 1}, 10), Tensor<float>(),
+                                      Conv2dParams{1, 1, 0, 0, ConvAlgorithm::Winograd}),
                          {"conv2d", "Winograd"});
     // backward entry points check dy against the forward geometry
     ICHSEG_REQUIRE_ERROR(conv2d_dgrad(uniform<float>({2, 4, 5, 5}, 9), wk, x.shape(), Conv2dParams::same(3)),

@@ -26,15 +26,24 @@ struct Conv2dParams {
     static Conv2dParams same(int64_t kernel) { return {1, 1, kernel / 2, kernel / 2}; }
 };
 
+/// The algorithm that `ConvAlgorithm::Auto` stands for, process-wide (default Auto: Winograd where it pays).
+/// Set Im2colGemm to run every convolution by the direct method, e.g. for the closest agreement with PyTorch.
+inline ConvAlgorithm& default_conv_algorithm() {
+    static ConvAlgorithm a = ConvAlgorithm::Auto;
+    return a;
+}
+inline void set_default_conv_algorithm(ConvAlgorithm a) { default_conv_algorithm() = a; }
+
 namespace detail {
 /// Whether the CPU should run this convolution by Winograd; throws if Winograd was forced but does not apply.
 template <class T>
 bool use_winograd(const cpu::ConvGeometry& g, const Conv2dParams& p) {
     const bool ok = std::is_same_v<T, float> && cpu::winograd::applicable(g);
-    if (p.algorithm == ConvAlgorithm::Winograd)
+    const ConvAlgorithm a = p.algorithm == ConvAlgorithm::Auto ? default_conv_algorithm() : p.algorithm;
+    if (a == ConvAlgorithm::Winograd && p.algorithm == ConvAlgorithm::Winograd)
         ICHSEG_CHECK(ok, "conv2d: Winograd requested but it needs float, a 3x3 kernel, stride 1 and padding 1");
-    return p.algorithm == ConvAlgorithm::Winograd ||
-           (p.algorithm == ConvAlgorithm::Auto && ok && cpu::winograd::preferred(g));
+    if (a == ConvAlgorithm::Winograd) return ok;
+    return a == ConvAlgorithm::Auto && ok && cpu::winograd::preferred(g);
 }
 }  // namespace detail
 
