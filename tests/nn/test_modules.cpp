@@ -53,6 +53,11 @@ TEST_CASE("BatchNorm2d: batch statistics and counting in train mode, running sta
     // fused ReLU equals relu(bn(x))
     Var<double> yr = bn.forward_relu(Var<double>(x));
     for (int64_t i = 0; i < x.numel(); ++i) REQUIRE(yr.value().data()[i] == std::max(0.0, ye.value().data()[i]));
+    // a failed forward (wrong channel count) changes no state
+    bn.train();
+    ICHSEG_REQUIRE_ERROR(bn(Var<double>(uniform<double>({2, 4, 3, 3}, 5))), {"batchnorm2d", "[2, 4, 3, 3]"});
+    CHECK(bn.num_batches_tracked(0) == 1.0);
+    CHECK(bn.running_mean.to_vector() == rm.to_vector());
     auto names = bn.named_buffers();
     REQUIRE(names.size() == 3u);
     CHECK(names[2].name == "num_batches_tracked");

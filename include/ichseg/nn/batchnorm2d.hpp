@@ -35,8 +35,9 @@ private:
     double eps_, momentum_;
     Var<T> run(const Var<T>& x, bool relu) {
         const bool training = this->is_training();
-        if (training) num_batches_tracked.data()[0] += T(1);
-        return batchnorm2d(x, weight, bias, running_mean, running_var, training, {eps_, momentum_, relu});
+        Var<T> y = batchnorm2d(x, weight, bias, running_mean, running_var, training, {eps_, momentum_, relu});
+        if (training) num_batches_tracked.data()[0] += T(1);  // counted only once the forward succeeded
+        return y;
     }
 };
 
