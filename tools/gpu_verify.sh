@@ -26,10 +26,11 @@ BINARIES=(test_cuda test_cuda_cudnn bench_cuda_layers bench_cuda_train_step benc
 build() {
     set -e
     echo "== configure build-gpu (sm_$ARCH, static CUDA runtime, no I/O layer)"
+    mkdir -p "$BUILD"
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DICHSEG_CUDA=ON -DICHSEG_IO=OFF \
           -DICHSEG_BUILD_EXAMPLES=OFF -DICHSEG_BUILD_TESTS=ON -DICHSEG_BUILD_BENCHMARKS=ON \
           -DICHSEG_CUDA_STATIC_RUNTIME=ON -DICHSEG_NATIVE_ARCH=OFF -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
-          > "$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log"; exit 1; }
+          > "$BUILD/configure.log" 2>&1 || { cat "$BUILD/configure.log"; exit 1; }
     echo "== build ${BINARIES[*]}"
     cmake --build "$BUILD" -j "$JOBS" --target "${BINARIES[@]}"
     rm -rf "$DIST" && mkdir -p "$DIST/bin" "$DIST/lib"
