@@ -51,9 +51,9 @@ public:
                 ++s.step;
                 const double bc1 = 1.0 - std::pow(p_.beta1, static_cast<double>(s.step));
                 const double bc2 = 1.0 - std::pow(p_.beta2, static_cast<double>(s.step));
-                cuda::adam_update(p, prm.grad(), s.m, s.v, static_cast<T>(p_.beta1), static_cast<T>(p_.beta2),
-                                  static_cast<T>(p_.weight_decay), static_cast<T>(p_.lr / bc1),
-                                  static_cast<T>(std::sqrt(bc2)), static_cast<T>(p_.eps));
+                cuda::adam_update(p, prm.grad(), s.m, s.v, static_cast<T>(1.0 - p_.beta1), static_cast<T>(p_.beta2),
+                                  static_cast<T>(1.0 - p_.beta2), static_cast<T>(p_.weight_decay),
+                                  static_cast<T>(p_.lr / bc1), static_cast<T>(std::sqrt(bc2)), static_cast<T>(p_.eps));
                 continue;
             }
 #endif
