@@ -4,7 +4,7 @@
 ///
 /// Affinities: Gaussian conditionals calibrated per point to the perplexity (binary search on the precision)
 /// over its `neighbors` nearest neighbours in squared Euclidean distance — all n-1 other points (exact t-SNE) or,
-/// by default, the 3·perplexity nearest as in Barnes-Hut / openTSNE / scikit-learn's default (the Gaussian
+/// by default, the floor(3·perplexity + 1) nearest as scikit-learn's default (Barnes-Hut) method (the Gaussian
 /// weight beyond them is negligible: < e^-9 of the row for perplexity 30) — then P = (P_j|i + P_i|j) / 2n.
 /// Gradient: exact O(n²) Student-t repulsion every iteration (no Barnes-Hut approximation) plus the sparse
 /// attraction. Optimiser as scikit-learn: 250 iterations with early exaggeration 12 and momentum 0.5, then
@@ -34,16 +34,18 @@ namespace ichseg::eval {
 
 struct TsneOptions {
     double perplexity = 30;
-    /// Nearest neighbours per point used for the affinities; 0 = min(n - 1, floor(3·perplexity)); n - 1 (or any
+    /// Nearest neighbours per point used for the affinities; 0 = min(n - 1, floor(3·perplexity + 1)); n - 1 (or any
     /// larger value) = exact affinities over all pairs (memory n² × 12 bytes).
     int64_t neighbors = 0;
     int iterations = 1000;
     int exaggeration_iterations = 250;
     double early_exaggeration = 12;
-    double learning_rate = 0;  ///< 0 = "auto": max(n / early_exaggeration / 4, 50)
+    /// 0 = "auto": max(n / early_exaggeration / 4, 50) (scikit-learn's rule; the floor of 50 can make very small
+    /// sets, n < ~100, oscillate: pass a smaller rate there)
+    double learning_rate = 0;
     double momentum_early = 0.5, momentum_late = 0.8;
     double min_gain = 0.01;
-    bool pca_init = true;      ///< PCA init (first component scaled to sd 1e-4), else N(0, 1e-4²) from the seed
+    bool pca_init = true;      ///< PCA init (first component scaled to sd 1e-4; needs d >= 2), else N(0, 1e-4²) from the seed
     uint64_t seed = 0;         ///< random init and the tie-breaking of nothing else: PCA init ignores it
 };
 
@@ -164,7 +166,7 @@ TsneResult tsne(const T* X_in, int64_t n, int64_t d, const TsneOptions& opt = {}
 
     // ---- affinities: k nearest neighbours, calibrated conditionals -------------------------------------------
     int64_t K = opt.neighbors > 0 ? std::min(opt.neighbors, n - 1)
-                                  : std::min<int64_t>(n - 1, static_cast<int64_t>(std::floor(3 * opt.perplexity)));
+                                  : std::min<int64_t>(n - 1, static_cast<int64_t>(std::floor(3 * opt.perplexity + 1)));
     K = std::max<int64_t>(K, 1);
     std::vector<int64_t> nbr(static_cast<std::size_t>(n * K));
     std::vector<double> pcond(static_cast<std::size_t>(n * K));
@@ -221,7 +223,7 @@ TsneResult tsne(const T* X_in, int64_t n, int64_t d, const TsneOptions& opt = {}
     // ---- initial embedding ---------------------------------------------------------------------------------
     std::vector<double> Y(static_cast<std::size_t>(2 * n));
     bool initialised = false;
-    if (opt.pca_init) {
+    if (opt.pca_init && d >= 2) {  // 1-D input has no second principal axis: random init
         Y = detail::tsne_pca(X, n, d, 2);
         double m = 0, s = 0;
         for (int64_t i = 0; i < n; ++i) m += Y[2 * i];
