@@ -107,6 +107,17 @@ TEST_CASE("physionet demographics: two header rows, multi-line cell, footers", "
     CHECK_THROWS_WITH(parse_physionet_demographics("only one row\n", "d.csv"), Contains("two header rows"));
 }
 
+TEST_CASE("physionet demographics: subtype columns beyond a short row are not read (fuzz regression)", "[io][csv][physionet]") {
+    // the second header row names "Subdural" in column 12; a 10-field patient row must be ignored, not overrun
+    const std::string text = "a,b,c,d,e,f,g,h,i,j\n"
+                             ",,,,,,,,,,,,Subdural\n"
+                             "49,35,Male,,1,,,,0,\n";
+    test::LogCapture cap;
+    const auto m = parse_physionet_demographics(text, "demo.csv");
+    CHECK(m.empty());
+    CHECK(cap.contains("patient 49 row has 10 fields (expected 13)"));
+}
+
 TEST_CASE("rsna labels: long format, duplicates, conflicts, unknown types, incomplete images", "[io][csv][rsna]") {
     std::string text = "ID,Label\n";
     const char* types[6] = {"epidural", "intraparenchymal", "intraventricular", "subarachnoid", "subdural", "any"};

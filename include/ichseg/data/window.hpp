@@ -31,9 +31,9 @@ struct Window {
 /// out[i] = clip((in[i] - lo) / (hi - lo), 0, 1). `out` may alias `in`. NaN maps to 0.
 inline void apply_window(const float* in, float* out, int64_t n, Window w) {
     ICHSEG_CHECK(w.hi > w.lo, "apply_window: empty window [", w.lo, ", ", w.hi, "]");
-    const float scale = 1.0f / (w.hi - w.lo), off = -w.lo * scale;
+    const float scale = 1.0f / (w.hi - w.lo), lo = w.lo;
     for (int64_t i = 0; i < n; ++i) {
-        const float v = in[i] * scale + off;
+        const float v = (in[i] - lo) * scale;  // exactly 0 at lo (no rounding of lo * scale)
         out[i] = v > 0.f ? (v < 1.f ? v : 1.f) : 0.f;  // NaN fails v > 0 -> 0
     }
 }
