@@ -132,7 +132,7 @@ TEST_CASE("NoGradGuard stops recording, nests, restores, and is per thread", "[a
     CHECK(mul(x, x).requires_grad());
 }
 
-TEST_CASE("detach cuts the tape; the detached value shares the data", "[autograd]") {
+TEST_CASE("detach cuts the tape, the detached value shares the data", "[autograd]") {
     Var<double> x(uniform<double>({3}, 17), true);
     Var<double> h = mul(x, x);
     Var<double> d = h.detach();

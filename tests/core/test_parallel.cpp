@@ -41,7 +41,7 @@ TEST_CASE("parallel_for visits every index exactly once for any n and thread cou
         }
 }
 
-TEST_CASE("parallel_chunks splits [0, n) into min(threads, n) contiguous blocks, block t on thread t",
+TEST_CASE("parallel_chunks splits 0..n-1 into min(threads, n) contiguous blocks, block t on thread t",
           "[core][parallel]") {
     ThreadRestore restore;
     for (int nt : {1, 2, 4})

@@ -30,7 +30,7 @@ TEST_CASE("Philox-4x32-10 reproduces the Random123 known-answer vectors", "[core
     CHECK(r.v[3] == 0x24126ea1u);
 }
 
-TEST_CASE("random_u32(seed, stream, i) is word i % 4 of the Philox block (i / 4, stream; key seed)", "[core][rng]") {
+TEST_CASE("random_u32(seed, stream, i) is word i % 4 of the Philox block (counter i / 4 and stream, key seed)", "[core][rng]") {
     const uint64_t seed = 0x0123456789abcdefull, stream = 0xfedcba9876543210ull;
     for (uint64_t i : {0ull, 1ull, 3ull, 4ull, 7ull, (1ull << 34) + 2}) {
         const uint64_t blk = i / 4;
@@ -47,7 +47,7 @@ TEST_CASE("random_u32(seed, stream, i) is word i % 4 of the Philox block (i / 4,
     CHECK(seen.size() == 128u);
 }
 
-TEST_CASE("uniform draws lie in [0, 1) with the right mean and variance", "[core][rng]") {
+TEST_CASE("uniform draws lie in 0..1 (1 excluded) with the right mean and variance", "[core][rng]") {
     const int n = 200000;
     double s = 0, s2 = 0, lo = 1, hi = 0;
     for (int i = 0; i < n; ++i) {
@@ -81,7 +81,7 @@ TEST_CASE("normal draws have mean 0 and variance 1", "[core][rng]") {
     CHECK(std::abs(s4 / n - 3) < 5 * 0.022);
 }
 
-TEST_CASE("Generator hands out fresh streams; a copy replays them", "[core][rng]") {
+TEST_CASE("Generator hands out fresh streams, a copy replays them", "[core][rng]") {
     Generator g(77);
     CHECK(g.seed() == 77u);
     CHECK(g.next_stream() == 0u);

@@ -54,7 +54,7 @@ TEST_CASE("copies share the buffer, clone copies it", "[core][tensor]") {
     CHECK(c(1, 2) == 5.f);
 }
 
-TEST_CASE("view: same data, new shape, one -1 inferred; errors name both shapes", "[core][tensor]") {
+TEST_CASE("view: same data, new shape, one -1 inferred, errors name both shapes", "[core][tensor]") {
     auto a = iota({2, 3, 4});
     auto v = a.view({6, -1});
     CHECK(v.shape() == Shape{6, 4});
@@ -67,7 +67,7 @@ TEST_CASE("view: same data, new shape, one -1 inferred; errors name both shapes"
     CHECK(a.narrow(2, 1, 2).reshape({12}).to_vector().front() == 1.f);  // reshape copies instead
 }
 
-TEST_CASE("narrow and operator[] are views with offsets; contiguous() copies in logical order", "[core][tensor]") {
+TEST_CASE("narrow and indexing are views with offsets, contiguous() copies in logical order", "[core][tensor]") {
     auto a = iota({3, 4, 5});
     auto n = a.narrow(1, 1, 2);  // (3, 2, 5)
     CHECK(n.shape() == Shape{3, 2, 5});

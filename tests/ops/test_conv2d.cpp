@@ -159,7 +159,7 @@ TEST_CASE("conv2d matches PyTorch golden values", "[ops][conv2d][golden]") {
     }
 }
 
-TEST_CASE("conv2d identities: 1x1 conv is a matrix product; dgrad is the adjoint of fprop", "[ops][conv2d]") {
+TEST_CASE("conv2d identity: dgrad is the adjoint of fprop for every geometry", "[ops][conv2d]") {
     // <conv(x), dy> == <x, dgrad(dy)> for any x, dy (the defining property of the transpose); exact on integers.
     for (const Geom& g : kGeoms) {
         const auto x = integers<float>(g.x, 51), w = integers<float>(g.w, 52);

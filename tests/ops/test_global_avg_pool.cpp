@@ -13,7 +13,7 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
-TEST_CASE("global_avg_pool is the plane mean; its gradient spreads dy / (H W)", "[ops][global_avg_pool]") {
+TEST_CASE("global_avg_pool is the plane mean, its gradient spreads dy / (H W)", "[ops][global_avg_pool]") {
     // Exact: both ichseg and the reference sum integer values in double and divide once by H*W, then round.
     const auto x = integers<float>({3, 4, 5, 7}, 1);
     Var<float> xv(x, true);

@@ -14,7 +14,7 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
-TEST_CASE("cross-entropy equals mean(log sum exp x - x[y]); gradient (softmax - onehot) / B",
+TEST_CASE("cross-entropy equals mean(log sum exp x - x_label), gradient (softmax - onehot) / B",
           "[loss][cross_entropy]") {
     const auto x = uniform<double>({6, 4}, 1, -3, 3);
     const auto y = Tensor<int64_t>::from_vector({6}, {0, 3, 1, 1, 2, 0});

@@ -53,7 +53,7 @@ TEST_CASE("soft and mixed Dice equal the per-sample formula, weighted by alpha o
     }
 }
 
-TEST_CASE("Dice of a perfect prediction is 0 with zero gradient; of p = 0 on an empty mask is 0", "[loss][dice]") {
+TEST_CASE("Dice of a perfect prediction is 0 with zero gradient, of p = 0 on an empty mask is 0", "[loss][dice]") {
     const auto t = masks<float>({3, 1, 8, 8}, 3, {});
     Var<float> pv(t.clone(), true);
     Var<float> l = dice_loss(pv, t);

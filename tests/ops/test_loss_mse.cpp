@@ -12,7 +12,7 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
-TEST_CASE("MSE is the mean of squared differences; gradient 2 (y - t) / n", "[loss][mse]") {
+TEST_CASE("MSE is the mean of squared differences, gradient 2 (y - t) / n", "[loss][mse]") {
     // 100k elements: several threads, whose partial sums are reduced in a fixed order.
     const auto y = integers<float>({4, 1, 125, 200}, 1), t = integers<float>(y.shape(), 2);
     Var<float> yv(y, true);

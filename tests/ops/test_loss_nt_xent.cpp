@@ -26,7 +26,7 @@ TEST_CASE("NT-Xent equals the per-anchor cross-entropy over the 2N - 1 others, m
     }
 }
 
-TEST_CASE("NT-Xent is invariant to the scale of each embedding; gradient is orthogonal to it", "[loss][nt_xent]") {
+TEST_CASE("NT-Xent is invariant to the scale of each embedding, gradient is orthogonal to it", "[loss][nt_xent]") {
     auto z = uniform<double>({6, 4}, 2);
     Var<double> zv(z, true);
     Var<double> l = nt_xent_loss(zv, 0.1);

@@ -13,7 +13,7 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
-TEST_CASE("reshape and flatten keep row-major order; gradients are reshaped back", "[ops][reshape]") {
+TEST_CASE("reshape and flatten keep row-major order, gradients are reshaped back", "[ops][reshape]") {
     const auto x = integers<float>({2, 3, 4, 5}, 1);
     Var<float> xv(x, true);
     Var<float> f = flatten(xv);

@@ -13,7 +13,7 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
-TEST_CASE("softmax equals exp(x) / sum exp(x) per row; gradient y (dy - <dy, y>)", "[ops][softmax]") {
+TEST_CASE("softmax equals exp(x) / sum exp(x) per row, gradient y (dy - <dy, y>)", "[ops][softmax]") {
     for (const Shape& s : {Shape{4, 5}, Shape{2, 3, 7}, Shape{9}, Shape{3, 1}}) {
         INFO("shape " << to_string(s));
         const auto x = uniform<float>(s, 1, -5, 5), dy = uniform<float>(s, 2);
