@@ -12,12 +12,29 @@
 
 #include "ichseg/io/dicom.hpp"
 
+namespace {
+/// A private folder for the input file, removed (with the file) when the fuzzer exits.
+struct TempDir {
+    std::string path;
+    explicit TempDir(const char* pattern) {
+        std::string t = pattern;
+        const char* d = mkdtemp(&t[0]);
+        path = d ? d : "/tmp";
+    }
+    ~TempDir() {
+        if (path != "/tmp") {
+            std::remove((path + "/in.nii").c_str());
+            std::remove((path + "/in.nii.gz").c_str());
+            std::remove((path + "/in.dcm").c_str());
+            ::rmdir(path.c_str());
+        }
+    }
+};
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    static const std::string path = [] {
-        char tmpl[] = "/tmp/ichseg-fuzz-dicom-XXXXXX";
-        const char* d = mkdtemp(tmpl);
-        return std::string(d ? d : "/tmp") + "/in.dcm";
-    }();
+    static const TempDir tmp("/tmp/ichseg-fuzz-dicom-XXXXXX");
+    const std::string path = tmp.path + "/in.dcm";
     std::FILE* f = std::fopen(path.c_str(), "wb");
     if (!f) return 0;
     if (size) std::fwrite(data, 1, size, f);

@@ -9,12 +9,29 @@
 
 #include "ichseg/io/nifti.hpp"
 
+namespace {
+/// A private folder for the input file, removed (with the file) when the fuzzer exits.
+struct TempDir {
+    std::string path;
+    explicit TempDir(const char* pattern) {
+        std::string t = pattern;
+        const char* d = mkdtemp(&t[0]);
+        path = d ? d : "/tmp";
+    }
+    ~TempDir() {
+        if (path != "/tmp") {
+            std::remove((path + "/in.nii").c_str());
+            std::remove((path + "/in.nii.gz").c_str());
+            std::remove((path + "/in.dcm").c_str());
+            ::rmdir(path.c_str());
+        }
+    }
+};
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    static const std::string dir = [] {
-        char tmpl[] = "/tmp/ichseg-fuzz-nifti-XXXXXX";
-        const char* d = mkdtemp(tmpl);
-        return std::string(d ? d : "/tmp");
-    }();
+    static const TempDir tmp("/tmp/ichseg-fuzz-nifti-XXXXXX");
+    const std::string& dir = tmp.path;
     const bool gz = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
     const std::string path = dir + (gz ? "/in.nii.gz" : "/in.nii");
     std::FILE* f = std::fopen(path.c_str(), "wb");
