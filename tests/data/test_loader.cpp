@@ -154,7 +154,7 @@ TEST_CASE("loader: batches have the right shapes and every task its targets", "[
     }
 }
 
-TEST_CASE("loader: identical batches for any number of threads; epochs reshuffle", "[data][loader]") {
+TEST_CASE("loader: identical batches for any number of threads, epochs reshuffle", "[data][loader]") {
     const auto src = phantom_slices(2);
     PipelineOptions p;
     p.out_h = p.out_w = 24;
@@ -231,7 +231,7 @@ TEST_CASE("loader: unreadable slices are skipped once with a reason, batches kee
     io::set_log_sink(prev);
 }
 
-TEST_CASE("loader: a bug in a source is rethrown, not swallowed; early destruction does not hang", "[data][loader]") {
+TEST_CASE("loader: a bug in a source is rethrown, not swallowed, early destruction does not hang", "[data][loader]") {
     auto src = std::make_shared<FlakySource>(true);
     PipelineOptions p;
     p.task = Task::classification;

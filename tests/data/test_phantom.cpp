@@ -155,7 +155,7 @@ TEST_CASE("phantom: each subtype is present when requested, hyperdense and with 
     }
 }
 
-TEST_CASE("phantom: random cases follow ich_probability; no ICH when disabled", "[data][phantom]") {
+TEST_CASE("phantom: random cases follow ich_probability, no ICH when disabled", "[data][phantom]") {
     int with = 0;
     for (uint64_t s = 0; s < 16; ++s) {
         PhantomParams p = small();
@@ -176,7 +176,7 @@ TEST_CASE("phantom: random cases follow ich_probability; no ICH when disabled", 
     for (int64_t i = 0; i < ph.ich.voxels.numel(); ++i) REQUIRE(ph.ich.voxels.data()[i] == 0);
 }
 
-TEST_CASE("phantom: mimics are hyperdense non-ICH voxels; a threshold rule is not enough", "[data][phantom]") {
+TEST_CASE("phantom: mimics are hyperdense non-ICH voxels, a threshold rule is not enough", "[data][phantom]") {
     // voxels in the cavity at 55-100 HU that are NOT hemorrhage: falx, venous sinuses, calcifications, beam hardening
     int64_t mimic_on = 0, mimic_off = 0, tp = 0, fp = 0, fn = 0, rec_tp = 0;
     for (uint64_t s = 0; s < 4; ++s) {
@@ -211,7 +211,7 @@ TEST_CASE("phantom: mimics are hyperdense non-ICH voxels; a threshold rule is no
     CHECK(precision < 0.95);  // mimics fool a window threshold
 }
 
-TEST_CASE("phantom: geometry varies; full coverage; gantry tilt shears the affine", "[data][phantom]") {
+TEST_CASE("phantom: geometry varies, full coverage, gantry tilt shears the affine", "[data][phantom]") {
     PhantomParams p;
     p.size = 32;
     p.slices = 0;  // skull base to vertex

@@ -38,7 +38,7 @@ std::pair<double, double> spot(const std::vector<float>& v, int64_t w) {
 
 }  // namespace
 
-TEST_CASE("global view: values in [0, 1], seeded, two draws differ", "[data][views]") {
+TEST_CASE("global view: values within 0..1, seeded, two draws differ", "[data][views]") {
     const Slice img = pattern(80);
     ViewParams p = ViewParams::global();
     p.out_h = p.out_w = 40;

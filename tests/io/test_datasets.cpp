@@ -331,7 +331,7 @@ TEST_CASE("volume datasets feed VolumeSlices and the selections of the study", "
     for (int64_t i : fold) CHECK((slices.case_of(i) == 1 || slices.case_of(i) == 3));
 }
 
-TEST_CASE("inspect: JSON for a NIfTI file, a DICOM file and a DICOM folder; clear errors", "[io][inspect]") {
+TEST_CASE("inspect: JSON for a NIfTI file, a DICOM file and a DICOM folder, clear errors", "[io][inspect]") {
     test::TempDir d;
     test::LogCapture quiet;
     const LayoutManifest seg = write_segcq500_layout(d / "seg", small(2));
