@@ -17,6 +17,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_autograd {
+
 TEST_CASE("leaf gradients accumulate across backward calls until zero_grad", "[autograd]") {
     const auto x = integers<double>({2, 3}, 1), k = integers<double>({2, 3}, 2);
     Var<double> xv(x, true);
@@ -152,3 +155,5 @@ TEST_CASE("backward visits a diamond-shaped graph in a valid order", "[autograd]
     CHECK(x.grad()(0) == 2 * (2 * 3.0 + 2));
     CHECK(x.grad()(1) == 2 * (2 * -4.0 + 2));
 }
+
+}  // namespace test_autograd

@@ -13,6 +13,9 @@
 
 using namespace ichseg;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_parallel {
+
 namespace {
 struct ThreadRestore {
     int saved = num_threads();
@@ -74,3 +77,5 @@ TEST_CASE("parallel_chunks splits 0..n-1 into min(threads, n) contiguous blocks,
         }
     CHECK(parallel_chunks(0, [](int, int64_t, int64_t) { FAIL("called for n = 0"); }) == 0);
 }
+
+}  // namespace test_parallel

@@ -11,6 +11,9 @@
 
 using namespace ichseg;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_rng {
+
 TEST_CASE("Philox-4x32-10 reproduces the Random123 known-answer vectors", "[core][rng]") {
     // Random123 kat_vectors, "philox4x32 10": counter (4 words), key (2 words) -> 4 words.
     auto r = philox4x32_10(0, 0, 0, 0, 0, 0);
@@ -115,3 +118,5 @@ TEST_CASE("uniform_tensor (PyTorch default init) fills U(-bound, bound) from one
     CHECK(g.streams_used() == 1u);
     CHECK(nn::default_init_bound(9) == Approx(1.0 / 3));
 }
+
+}  // namespace test_rng

@@ -16,6 +16,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_safetensors {
+
 namespace {
 /// A file image: 8-byte little-endian header length, header, data.
 std::vector<char> image(const std::string& header, const std::string& data = "", int64_t claimed_len = -1) {
@@ -181,3 +184,5 @@ TEST_CASE("every truncation and many byte corruptions of a valid file fail clean
     CHECK(rejected > 0);
     CHECK(parsed + rejected == 3 * full.size());
 }
+
+}  // namespace test_safetensors

@@ -10,6 +10,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_tensor {
+
 namespace {
 Tensor<float> iota(const Shape& s) {
     Tensor<float> t = Tensor<float>::empty(s);
@@ -146,3 +149,5 @@ TEST_CASE("a CUDA tensor in a CPU-only build fails with a clear message", "[core
     SUCCEED("built with CUDA: covered by the CUDA tests");
 #endif
 }
+
+}  // namespace test_tensor

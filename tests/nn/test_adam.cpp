@@ -11,6 +11,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_adam {
+
 TEST_CASE("Adam (weight decay 0.1) and ExponentialLR match torch.optim over 5 steps", "[optim][adam][golden]") {
     const std::string f = "optim_adam";
     const auto grads = gold<float>(f, "grads"), after = gold<float>(f, "after");
@@ -56,3 +59,5 @@ TEST_CASE("Adam and ExponentialLR reject invalid hyper-parameters", "[optim][ada
     optim::Adam<float> ok({p});
     ICHSEG_REQUIRE_ERROR(optim::ExponentialLR<float>(ok, 0.0), {"ExponentialLR", "gamma"});
 }
+
+}  // namespace test_adam

@@ -17,6 +17,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_checkpoint {
+
 namespace {
 nn::UNetConfig small() {
     nn::UNetConfig c;
@@ -158,3 +161,5 @@ TEST_CASE("load_state_dict reads the state_dict PyTorch wrote (I64 num_batches_t
     ICHSEG_REQUIRE_ERROR(nn::load_state_dict(wrong, golden_path("unet_state")),
                          {"unet_state.safetensors", "'encoder.blocks.0.conv1.weight'", "[2, 1, 3, 3]", "[4, 1, 3, 3]"});
 }
+
+}  // namespace test_checkpoint

@@ -11,6 +11,9 @@
 
 using namespace ichseg;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_learning {
+
 namespace {
 /// B images S x S: a bright disc (random centre and radius) on a noisy background (noise sd 0.25 against a
 /// contrast of 0.4); the mask is the disc.
@@ -115,3 +118,5 @@ TEST_CASE("same seed and thread count give bitwise-identical weights after N Ada
     for (size_t i = 0; i < a.size(); ++i) differ += a[i] != c[i];
     WARN("weights after 4 steps with 1 vs 2 threads: " << differ << " of " << a.size() << " tensors differ");
 }
+
+}  // namespace test_learning

@@ -13,6 +13,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_modules {
+
 TEST_CASE("train() / eval() propagate to every submodule", "[nn][module]") {
     nn::UNetConfig cfg;
     cfg.base_width = 4;
@@ -151,3 +154,5 @@ TEST_CASE("network construction and input errors name the module and the values"
     nn::UpBlock<float> up(8);  // needs the skip connection too
     ICHSEG_REQUIRE_ERROR(up(Var<float>(uniform<float>({1, 8, 2, 2}, 2))), {"UpBlock", "single-input"});
 }
+
+}  // namespace test_modules

@@ -17,6 +17,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_unet_parity {
+
 namespace {
 /// The golden config tensor: in, out, base width, depth, mid_channels_factor.
 nn::UNetConfig golden_config() {
@@ -176,3 +179,5 @@ TEST_CASE("EncoderMLP and PartialUNet load PyTorch weights and match PyTorch's f
         ICHSEG_REQUIRE_CLOSE_SCALED(y2, ye, kOutRel);
     }
 }
+
+}  // namespace test_unet_parity

@@ -6,6 +6,9 @@
 
 using namespace ichseg;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_unet_structure {
+
 TEST_CASE("UNet parameter counts match the paper's two width conventions", "[nn][unet]") {
     nn::UNetConfig cfg;
     cfg.mid_channels_factor = 2;
@@ -25,3 +28,5 @@ TEST_CASE("UNet parameter names are PyTorch state_dict keys", "[nn][unet]") {
     CHECK(found_up);
     CHECK(found_bn);
 }
+
+}  // namespace test_unet_structure

@@ -13,6 +13,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_arithmetic {
+
 TEST_CASE("add and mul are element-wise with gradients (dy, dy) and (dy b, dy a), exact on integers",
           "[ops][arithmetic]") {
     // 70k elements: several threads. Integers: sums and products are exact.
@@ -104,3 +107,5 @@ TEST_CASE("add and mul reject operands of different shapes, naming the op and bo
     ICHSEG_REQUIRE_ERROR(mul(a, b), {"mul", "[2, 3]", "[3, 2]"});
     ICHSEG_REQUIRE_ERROR(mean(Var<float>(Tensor<float>::empty({0, 3}))), {"mean", "[0, 3]"});
 }
+
+}  // namespace test_arithmetic

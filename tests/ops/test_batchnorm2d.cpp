@@ -14,6 +14,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_batchnorm2d {
+
 namespace {
 template <class T>
 struct BnRun {
@@ -173,3 +176,5 @@ TEST_CASE("batchnorm2d rejects mismatched shapes with the op name and the shapes
     CHECK(rm.to_vector() == std::vector<float>(3, 0.f));
     CHECK(rv.to_vector() == std::vector<float>(3, 1.f));
 }
+
+}  // namespace test_batchnorm2d

@@ -12,6 +12,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_concat {
+
 TEST_CASE("concat along each dimension places inputs in order and slices the gradient back (exact)",
           "[ops][concat]") {
     const Shape s0{2, 3, 4, 5};
@@ -85,3 +88,5 @@ TEST_CASE("concat rejects incompatible shapes, naming the op and the shapes", "[
     ICHSEG_REQUIRE_ERROR(concat<float>({a, a}, 4), {"concat", "dimension 4", "[2, 3, 4, 4]"});
     ICHSEG_REQUIRE_ERROR(concat<float>({}, 0), {"concat", "no inputs"});
 }
+
+}  // namespace test_concat

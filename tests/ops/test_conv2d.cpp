@@ -14,6 +14,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_conv2d {
+
 namespace {
 
 struct Geom {
@@ -210,3 +213,5 @@ TEST_CASE("conv2d rejects mismatched shapes with the op name and both shapes", "
     Var<float> xv(x, true), wv(w, true);
     ICHSEG_REQUIRE_ERROR(conv2d(xv, wv, Var<float>(), Conv2dParams::same(3)), {"conv2d", "[2, 3, 6, 5]", "[4, 2, 3, 3]"});
 }
+
+}  // namespace test_conv2d

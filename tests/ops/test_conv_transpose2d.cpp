@@ -14,6 +14,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_conv_transpose2d {
+
 namespace {
 struct Geom {
     Shape x, w;  // w: (Cin, Cout, R, S)
@@ -113,3 +116,5 @@ TEST_CASE("conv_transpose2d rejects mismatched shapes with the op name and both 
     ICHSEG_REQUIRE_ERROR(conv_transpose2d(xv, wv, Var<float>(), {2, 2, 0, 0, 0, 0}),
                          {"conv_transpose2d", "[2, 4, 3, 5]", "[3, 3, 2, 2]"});
 }
+
+}  // namespace test_conv_transpose2d

@@ -15,6 +15,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_dropout {
+
 TEST_CASE("dropout keeps each element with probability 1 - p and scales it by exactly 1 / (1 - p)", "[ops][dropout]") {
     for (double p : {0.5, 0.2, 0.9}) {
         INFO("p " << p);
@@ -102,3 +105,5 @@ TEST_CASE("dropout rejects probabilities below 0 or not below 1", "[ops][dropout
     ICHSEG_REQUIRE_ERROR(dropout(x, 1.0, true, gen), {"dropout", "1"});
     ICHSEG_REQUIRE_ERROR(dropout(x, -0.1, true, gen), {"dropout", "-0.1"});
 }
+
+}  // namespace test_dropout

@@ -13,6 +13,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_global_avg_pool {
+
 TEST_CASE("global_avg_pool is the plane mean, its gradient spreads dy / (H W)", "[ops][global_avg_pool]") {
     // Exact: both ichseg and the reference sum integer values in double and divide once by H*W, then round.
     const auto x = integers<float>({3, 4, 5, 7}, 1);
@@ -52,3 +55,5 @@ TEST_CASE("global_avg_pool rejects non-4-D or empty input", "[ops][global_avg_po
     ICHSEG_REQUIRE_ERROR(global_avg_pool(Var<float>(Tensor<float>::empty({2, 3, 0, 4}))),
                          {"global_avg_pool", "[2, 3, 0, 4]"});
 }
+
+}  // namespace test_global_avg_pool

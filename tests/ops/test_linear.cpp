@@ -13,6 +13,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_linear {
+
 TEST_CASE("linear: y = x W^T + b, dx = dy W, dW = dy^T x, db = sum dy, exact on integers", "[ops][linear]") {
     // Integers in [-4, 4] and at most 300 terms per sum: every partial sum is exact in float.
     for (auto [N, I, O] : std::vector<std::array<int64_t, 3>>{{4, 6, 5}, {1, 300, 3}, {17, 33, 65}, {64, 128, 7}}) {
@@ -68,3 +71,5 @@ TEST_CASE("linear rejects mismatched shapes, naming the op and both shapes", "[o
     ICHSEG_REQUIRE_ERROR(linear(x, w6, Var<float>(uniform<float>({6}, 4))), {"linear", "bias", "[6]"});
     ICHSEG_REQUIRE_ERROR(linear(Var<float>(uniform<float>({4, 6, 1}, 5)), w6, Var<float>()), {"linear", "[4, 6, 1]"});
 }
+
+}  // namespace test_linear

@@ -14,6 +14,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_loss_bce_with_logits {
+
 TEST_CASE("BCE with logits equals -mean(w t log s(x) + (1 - t) log(1 - s(x)))", "[loss][bce_with_logits]") {
     const auto x = uniform<double>({5, 7}, 1, -4, 4), t = binary<double>({5, 7}, 2, 0.3);
     const auto pw = uniform<double>({7}, 3, 0.5, 6.0);
@@ -70,3 +73,5 @@ TEST_CASE("BCE with logits rejects bad shapes", "[loss][bce_with_logits][bad_inp
     ICHSEG_REQUIRE_ERROR(bce_with_logits_loss(x, Tensor<float>::zeros({3, 7}), Tensor<float>::full({6}, 1.f)),
                          {"bce_with_logits_loss", "pos_weight", "[6]"});
 }
+
+}  // namespace test_loss_bce_with_logits

@@ -14,6 +14,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_loss_cross_entropy {
+
 TEST_CASE("cross-entropy equals mean(log sum exp x - x_label), gradient (softmax - onehot) / B",
           "[loss][cross_entropy]") {
     const auto x = uniform<double>({6, 4}, 1, -3, 3);
@@ -72,3 +75,5 @@ TEST_CASE("cross-entropy rejects bad labels and shapes", "[loss][cross_entropy][
     ICHSEG_REQUIRE_ERROR(cross_entropy_loss(Var<float>(uniform<float>({3}, 2)), Tensor<int64_t>::zeros({3})),
                          {"cross_entropy_loss", "[3]"});
 }
+
+}  // namespace test_loss_cross_entropy

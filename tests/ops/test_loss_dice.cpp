@@ -14,6 +14,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_loss_dice {
+
 namespace {
 /// Binary masks (B, 1, H, W) with the listed samples empty.
 template <class T>
@@ -136,3 +139,5 @@ TEST_CASE("Dice losses reject mismatched shapes, naming the loss and both shapes
     ICHSEG_REQUIRE_ERROR(multilabel_dice_loss(Var<float>(uniform<float>({2, 7}, 2)), Tensor<float>::zeros({2, 6})),
                          {"[2, 7]", "[2, 6]"});
 }
+
+}  // namespace test_loss_dice

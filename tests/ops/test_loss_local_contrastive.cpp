@@ -16,6 +16,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_loss_local_contrastive {
+
 TEST_CASE("local contrastive loss equals per-image NT-Xent over the chosen cells, mean over images",
           "[loss][local_contrastive]") {
     const auto f1 = uniform<double>({3, 4, 10, 8}, 1), f2 = uniform<double>({3, 4, 10, 8}, 2);
@@ -95,3 +98,5 @@ TEST_CASE("local contrastive loss rejects bad shapes and cells", "[loss][local_c
                          {"local_contrastive_loss", "cell index 4", "2 x 2"});
     ICHSEG_REQUIRE_ERROR(local_contrastive_loss(a, a, cells, {7, 0.1}), {"local_contrastive_loss", "7", "[2, 3, 6, 6]"});
 }
+
+}  // namespace test_loss_local_contrastive

@@ -12,6 +12,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_loss_mse {
+
 TEST_CASE("MSE is the mean of squared differences, gradient 2 (y - t) / n", "[loss][mse]") {
     // 100k elements: several threads, whose partial sums are reduced in a fixed order.
     const auto y = integers<float>({4, 1, 125, 200}, 1), t = integers<float>(y.shape(), 2);
@@ -51,3 +54,5 @@ TEST_CASE("MSE rejects mismatched shapes, naming the loss and both shapes", "[lo
                          {"mse_loss", "[2, 3]", "[3, 2]"});
     ICHSEG_REQUIRE_ERROR(mse_loss(Var<float>(Tensor<float>::zeros({0})), Tensor<float>::zeros({0})), {"mse_loss"});
 }
+
+}  // namespace test_loss_mse

@@ -14,6 +14,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_loss_nt_xent {
+
 TEST_CASE("NT-Xent equals the per-anchor cross-entropy over the 2N - 1 others, mean over 2N anchors",
           "[loss][nt_xent]") {
     for (auto [rows, D] : std::vector<std::pair<int64_t, int64_t>>{{2, 3}, {8, 16}, {12, 5}}) {
@@ -82,3 +85,5 @@ TEST_CASE("NT-Xent rejects an odd number of rows or a non-positive temperature",
     ICHSEG_REQUIRE_ERROR(nt_xent_loss(Var<float>(uniform<float>({4, 4, 1}, 1))), {"nt_xent_loss", "[4, 4, 1]"});
     ICHSEG_REQUIRE_ERROR(nt_xent_loss(Var<float>(uniform<float>({4, 4}, 1)), 0.0), {"nt_xent_loss", "temperature"});
 }
+
+}  // namespace test_loss_nt_xent

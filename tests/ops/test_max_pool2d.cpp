@@ -16,6 +16,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_max_pool2d {
+
 TEST_CASE("max_pool2d picks the window maximum and routes dy to the first maximum (exact)", "[ops][max_pool2d]") {
     // Integer fills in [-4, 4] have many ties: the gradient must go to the first maximum in row-major window
     // order, as in PyTorch. Odd sizes are floored.
@@ -71,3 +74,5 @@ TEST_CASE("max_pool2d rejects bad shapes, naming the op and the shape", "[ops][m
     ICHSEG_REQUIRE_ERROR(max_pool2d(Var<float>(uniform<float>({2, 3, 1, 4}, 1))), {"max_pool2d", "[2, 3, 1, 4]"});
     ICHSEG_REQUIRE_ERROR(max_pool2d(Var<float>(uniform<float>({2, 3, 4, 4}, 1)), {0, 2}), {"max_pool2d", "kernel"});
 }
+
+}  // namespace test_max_pool2d

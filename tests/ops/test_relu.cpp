@@ -12,6 +12,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_relu {
+
 namespace {
 /// x pushed at least `margin` away from 0 (the kink), keeping its sign.
 Tensor<double> away_from_zero(Tensor<double> x, double margin) {
@@ -50,3 +53,5 @@ TEST_CASE("relu backward rejects a gradient of the wrong shape", "[ops][relu][ba
     const auto y = uniform<float>({2, 3}, 1);
     ICHSEG_REQUIRE_ERROR(relu_bwd(uniform<float>({3, 2}, 2), y), {"relu_bwd", "[3, 2]", "[2, 3]"});
 }
+
+}  // namespace test_relu

@@ -13,6 +13,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_reshape {
+
 TEST_CASE("reshape and flatten keep row-major order, gradients are reshaped back", "[ops][reshape]") {
     const auto x = integers<float>({2, 3, 4, 5}, 1);
     Var<float> xv(x, true);
@@ -69,3 +72,5 @@ TEST_CASE("reshape rejects an element-count mismatch, naming the op and both sha
     ICHSEG_REQUIRE_ERROR(reshape(x, {-1, -1}), {"reshape", "[2, 3, 4]"});
     ICHSEG_REQUIRE_ERROR(flatten(Var<float>(Tensor<float>::zeros({}))), {"flatten"});
 }
+
+}  // namespace test_reshape

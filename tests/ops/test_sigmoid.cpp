@@ -14,6 +14,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_sigmoid {
+
 TEST_CASE("sigmoid equals 1 / (1 + exp(-x)) and its gradient y (1 - y) dy", "[ops][sigmoid]") {
     const auto x = uniform<float>({3, 1000}, 1, -12.0, 12.0), dy = uniform<float>(x.shape(), 2);
     Var<float> xv(x, true);
@@ -59,3 +62,5 @@ TEST_CASE("sigmoid matches PyTorch golden values", "[ops][sigmoid][golden]") {
     run(0.0f, 16 * kEpsF);
     run(0.0, 1e-14);
 }
+
+}  // namespace test_sigmoid

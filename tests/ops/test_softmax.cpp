@@ -13,6 +13,9 @@
 using namespace ichseg;
 using namespace ichseg::test;
 
+// Everything in a namespace of its own, so that unity builds can combine the test files.
+namespace test_softmax {
+
 TEST_CASE("softmax equals exp(x) / sum exp(x) per row, gradient y (dy - <dy, y>)", "[ops][softmax]") {
     for (const Shape& s : {Shape{4, 5}, Shape{2, 3, 7}, Shape{9}, Shape{3, 1}}) {
         INFO("shape " << to_string(s));
@@ -71,3 +74,5 @@ TEST_CASE("softmax rejects a scalar", "[ops][softmax][bad_input]") {
     Var<float> s(Tensor<float>::zeros({}));
     ICHSEG_REQUIRE_ERROR(softmax(s), {"softmax", "[]"});
 }
+
+}  // namespace test_softmax
