@@ -69,7 +69,7 @@ TEST_CASE("save_state_dict / load_state_dict round trip with PyTorch keys and dt
     CHECK(snapshot(a) != snapshot(b));
     nn::load_state_dict(b, path);
     CHECK(snapshot(a) == snapshot(b));
-    CHECK(b.encoder->blocks[0]->bn1->num_batches_tracked(0) == 1.f);
+    CHECK(b.encoder->blocks[0]->bn1->num_batches_tracked.data()[0] == 1.f);
     std::remove(path.c_str());
 }
 
@@ -153,7 +153,7 @@ TEST_CASE("load_state_dict reads the state_dict PyTorch wrote (I64 num_batches_t
     const auto& f = golden("unet_state");
     for (auto& [name, v] : net.named_parameters()) REQUIRE(v.value().to_vector() == f.get<float>(name).to_vector());
     for (auto& b : net.named_buffers()) REQUIRE(b.tensor->to_vector() == f.get<float>(b.name).to_vector());
-    CHECK(net.decoder->blocks[2]->bn2->num_batches_tracked(0) == 3.f);
+    CHECK(net.decoder->blocks[2]->bn2->num_batches_tracked.data()[0] == 3.f);
     // and a model of another size is refused with the key and both shapes
     nn::UNetConfig other = cfg;
     other.base_width = 8;

@@ -39,7 +39,7 @@ TEST_CASE("BatchNorm2d: batch statistics and counting in train mode, running sta
     CHECK(bn.bias.value().to_vector() == std::vector<double>(3, 0.0));
     const auto x = uniform<double>({4, 3, 5, 5}, 1, 2.0, 4.0);
     Var<double> y = bn(Var<double>(x));
-    CHECK(bn.num_batches_tracked(0) == 1.0);
+    CHECK(bn.num_batches_tracked.data()[0] == 1.0);
     // train mode output has zero mean per channel, running mean moved 10% towards the batch mean (~3)
     double m = 0;
     for (int64_t n = 0; n < 4; ++n)
@@ -49,7 +49,7 @@ TEST_CASE("BatchNorm2d: batch statistics and counting in train mode, running sta
     bn.eval();
     const auto rm = bn.running_mean.clone();
     Var<double> ye = bn(Var<double>(x));
-    CHECK(bn.num_batches_tracked(0) == 1.0);  // not counted in eval mode
+    CHECK(bn.num_batches_tracked.data()[0] == 1.0);  // not counted in eval mode
     CHECK(bn.running_mean.to_vector() == rm.to_vector());
     CHECK(ye.value()(0, 1, 0, 0) ==
           Approx((x(0, 1, 0, 0) - bn.running_mean(1)) / std::sqrt(bn.running_var(1) + 1e-5)).epsilon(1e-13));
@@ -59,7 +59,7 @@ TEST_CASE("BatchNorm2d: batch statistics and counting in train mode, running sta
     // a failed forward (wrong channel count) changes no state
     bn.train();
     ICHSEG_REQUIRE_ERROR(bn(Var<double>(uniform<double>({2, 4, 3, 3}, 5))), {"batchnorm2d", "[2, 4, 3, 3]"});
-    CHECK(bn.num_batches_tracked(0) == 1.0);
+    CHECK(bn.num_batches_tracked.data()[0] == 1.0);
     CHECK(bn.running_mean.to_vector() == rm.to_vector());
     auto names = bn.named_buffers();
     REQUIRE(names.size() == 3u);

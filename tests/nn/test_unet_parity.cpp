@@ -109,9 +109,9 @@ TEST_CASE("UNet loads a PyTorch state_dict and matches PyTorch in train and eval
                 ++checked;
             }
             CHECK(checked == 6 * (2 * cfg.depth - 1));  // 2 BNs x 3 buffers per block, 2 depth - 1 blocks
-            CHECK(net.encoder->blocks[0]->bn1->num_batches_tracked(0) == 4.f);
+            CHECK(net.encoder->blocks[0]->bn1->num_batches_tracked.data()[0] == 4.f);
         } else {
-            CHECK(net.encoder->blocks[0]->bn1->num_batches_tracked(0) == 3.f);  // eval does not count
+            CHECK(net.encoder->blocks[0]->bn1->num_batches_tracked.data()[0] == 3.f);  // eval does not count
         }
     }
 }
