@@ -194,15 +194,15 @@ public:
             uint64_t need = static_cast<uint64_t>(es);
             for (int64_t d : e.shape) {
                 if (d != 0 && need > UINT64_MAX / static_cast<uint64_t>(d))
-                    fail(name, ": bad safetensors header: tensor '", key, "' has shape ", to_string(e.shape),
+                    fail(name, ": bad safetensors header: tensor '", key, "' has shape ", ichseg::to_string(e.shape),
                          " whose size overflows 64 bits");
                 need *= static_cast<uint64_t>(d);
             }
             if (need / static_cast<uint64_t>(es) > static_cast<uint64_t>(INT64_MAX))
-                fail(name, ": bad safetensors header: tensor '", key, "' has shape ", to_string(e.shape),
+                fail(name, ": bad safetensors header: tensor '", key, "' has shape ", ichseg::to_string(e.shape),
                      " with more than 2^63 elements");
             if (e.end - e.begin != need)
-                fail(name, ": bad safetensors header: tensor '", key, "' (", e.dtype, to_string(e.shape), ") needs ",
+                fail(name, ": bad safetensors header: tensor '", key, "' (", e.dtype, ichseg::to_string(e.shape), ") needs ",
                      need, " bytes but data_offsets [", e.begin, ", ", e.end, ") hold ", e.end - e.begin);
             order.emplace_back(e.begin, key);
             s.entries_[key] = e;

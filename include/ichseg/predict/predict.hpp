@@ -1,0 +1,11 @@
+/// @file predict.hpp (predict)
+/// @brief Everything of the prediction layer (docs/predict.md). segmenter.hpp and report.hpp alone need only the
+/// header-only core; input.hpp, output.hpp, dicom_seg.hpp and pipeline.hpp need the I/O layer (link ichseg::io).
+#pragma once
+
+#include "ichseg/predict/report.hpp"
+#include "ichseg/predict/segmenter.hpp"
+#include "ichseg/predict/input.hpp"
+#include "ichseg/predict/output.hpp"
+#include "ichseg/predict/dicom_seg.hpp"
+#include "ichseg/predict/pipeline.hpp"
