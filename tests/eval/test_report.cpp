@@ -35,7 +35,7 @@ MethodResults three_volumes(const std::string& name = "U-Net, mixed") {
 }  // namespace
 
 TEST_CASE("per-volume CSV", "[eval][report]") {
-    const std::string path = test::eval_output_dir("report") + "/volumes.csv";
+    const std::string path = test::eval_output_dir("report_csv") + "/volumes.csv";
     write_volume_csv(path, three_volumes());
     std::istringstream is(test::read_file(path));
     std::string header, row1, row2, row3;
@@ -54,7 +54,7 @@ TEST_CASE("per-volume CSV", "[eval][report]") {
 }
 
 TEST_CASE("summary.json in nnU-Net's layout with the paper's metrics", "[eval][report]") {
-    const std::string path = test::eval_output_dir("report") + "/summary.json";
+    const std::string path = test::eval_output_dir("report_summary") + "/summary.json";
     SummaryOptions opt;
     opt.dataset = "synthetic";
     write_summary_json(path, three_volumes(), opt);
@@ -106,11 +106,11 @@ TEST_CASE("Table 3 Markdown: SPEC layout with hand-computed values", "[eval][rep
     const std::string full = table3_markdown(rows, Table3Layout::full);
     CHECK(full.find("| Hssayeni ICH vols: Precision [%] |") != std::string::npos);
     CHECK(full.find("**69.05** ± ") != std::string::npos);
-    const std::string path = test::eval_output_dir("report") + "/table3.md";
+    const std::string path = test::eval_output_dir("report_table3") + "/table3.md";
     write_table3_markdown(path, rows);
     CHECK(test::read_file(path) == md);
-    // no leftover temporary files from the atomic writes
-    for (const auto& e : std::filesystem::directory_iterator(test::eval_output_dir("report")))
+    // no leftover temporary files from the atomic writes (a folder of its own: ctest runs test cases in parallel)
+    for (const auto& e : std::filesystem::directory_iterator(test::eval_output_dir("report_table3")))
         CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
 }
 
@@ -118,7 +118,7 @@ TEST_CASE("p-value matrix CSV", "[eval][report]") {
     const PairwiseTests t = pairwise_welch({"A", "B,1"}, {{0.1, 0.2, 0.3}, {0.5, 0.6, 0.8}});
     const std::string csv = pvalue_csv(t);
     CHECK(csv.rfind("method,A,\"B,1\"\nA,1,", 0) == 0);
-    const std::string path = test::eval_output_dir("report") + "/pvalues_dice.csv";
+    const std::string path = test::eval_output_dir("report_pvalues") + "/pvalues_dice.csv";
     write_pvalue_csv(path, t);
     CHECK(test::read_file(path) == csv);
 }
