@@ -1,0 +1,178 @@
+/// @file data.hpp (study)
+/// @brief The study's data: where each dataset lives under a data root, writing fresh phantoms in the published
+/// layouts (--generate-phantoms), and loading the volume datasets into in-memory slice caches at the network's
+/// input size: the segmentation window (the U-Nets' input) plus the tissue and bone windows (the ICM U-Nets'
+/// inputs), with the per-volume labels the folds and the evaluation need.
+///
+/// Root layout: <root>/physionet (PhysioNet CT-ICH), <root>/segcq500 (folder holding Seg-CQ500/), <root>/rsna
+/// (RSNA stage_2_train + csv), <root>/icm (a Seg-CQ500-layout set whose brain.nii.gz masks train the ICM; for
+/// real data point it at Seg-CQ500 itself or at any set of CT + cavity masks in that layout).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ichseg/data/slices.hpp"
+#include "ichseg/eval/metrics.hpp"
+#include "ichseg/io/datasets/physionet.hpp"
+#include "ichseg/io/datasets/rsna.hpp"
+#include "ichseg/io/datasets/seg_cq500.hpp"
+#include "ichseg/io/phantom_layouts.hpp"
+#include "ichseg/io/slice_sources.hpp"
+#include "ichseg/study/config.hpp"
+
+namespace ichseg::study {
+
+struct DataPaths {
+    std::string physionet, segcq500, rsna, icm;
+    static DataPaths under(const std::string& root) {
+        return {root + "/physionet", root + "/segcq500", root + "/rsna", root + "/icm"};
+    }
+    /// A Seg-CQ500-layout folder: `dir` itself, or `dir`/Seg-CQ500 when the release folder sits inside it.
+    static std::string segcq500_root(const std::string& dir) {
+        std::error_code ec;
+        return std::filesystem::is_directory(dir + "/Seg-CQ500", ec) ? dir + "/Seg-CQ500" : dir;
+    }
+};
+
+/// Write all four phantom sets under `root` (each layout writer is seeded differently). Returns a one-line
+/// summary per set.
+inline std::vector<std::string> generate_phantoms(const std::string& root, const StudyConfig& c) {
+    const DataPaths p = DataPaths::under(root);
+    io::LayoutOptions o;
+    o.size = c.phantom_size;
+    o.slices = c.phantom_slices;
+    o.spacing = c.phantom_spacing;
+    o.ich_fraction = c.phantom_ich_fraction;
+    o.quirks = true;
+    std::vector<std::string> lines;
+    auto count_ich = [](const io::LayoutManifest& m) {
+        int64_t n = 0;
+        for (const auto& cs : m.cases) n += cs.labels.any == 1;
+        return n;
+    };
+    o.count = c.phantom_physionet;
+    o.seed = c.seed ^ 0x1001;
+    auto m = io::write_physionet_layout(p.physionet, o);
+    lines.push_back("PhysioNet layout: " + std::to_string(m.cases.size()) + " volumes (" +
+                    std::to_string(count_ich(m)) + " with ICH) in " + p.physionet);
+    o.count = c.phantom_segcq500;
+    o.seed = c.seed ^ 0x2002;
+    m = io::write_segcq500_layout(p.segcq500, o);
+    lines.push_back("Seg-CQ500 layout: " + std::to_string(m.cases.size()) + " volumes in " + p.segcq500);
+    o.count = c.phantom_icm;
+    o.seed = c.seed ^ 0x3003;
+    o.quirks = false;
+    m = io::write_segcq500_layout(p.icm, o);
+    lines.push_back("ICM training set (Seg-CQ500 layout with brain masks): " + std::to_string(m.cases.size()) +
+                    " volumes in " + p.icm);
+    o.quirks = true;
+    o.count = c.phantom_rsna_studies;
+    o.slices = c.phantom_rsna_slices;
+    o.seed = c.seed ^ 0x4004;
+    m = io::write_rsna_layout(p.rsna, o);
+    lines.push_back("RSNA layout: " + std::to_string(m.cases.size()) + " images (" + std::to_string(count_ich(m)) +
+                    " with ICH) in " + p.rsna);
+    return lines;
+}
+
+/// One volume dataset held in memory at the input size, in the three windows.
+struct LoadedVolumes {
+    std::string name;
+    std::shared_ptr<data::VolumeSlices> seg;     ///< segmentation window, ICH masks
+    std::shared_ptr<data::VolumeSlices> tissue;  ///< tissue window (ICM input); masks: the cavity when loaded for ICM
+    std::shared_ptr<data::VolumeSlices> bone;    ///< bone window (ICM input); masks as `tissue`
+    std::vector<bool> has_ich;                   ///< per case
+    std::vector<uint32_t> subtypes;              ///< per case, eval::Subtype bits
+    std::vector<std::string> skipped;            ///< "path: reason"
+    int64_t num_cases() const { return static_cast<int64_t>(has_ich.size()); }
+};
+
+inline uint32_t subtype_bits(const io::IchLabels& l) {
+    uint32_t b = 0;
+    for (int s = 0; s < io::kNumSubtypes; ++s)
+        if (l.subtype[static_cast<size_t>(s)] == 1) b |= 1u << s;  // io::IchSubtype order == eval::Subtype order
+    return b;
+}
+
+/// Load every readable case of `ds`. With `cavity` the tissue / bone caches carry the brain masks (ICM training
+/// set; a case without brain mask is an error naming it); `with_seg` = false skips the segmentation cache.
+inline LoadedVolumes load_volumes(const io::VolumeDataset& ds, int64_t size, bool cavity, bool with_seg = true) {
+    LoadedVolumes out;
+    out.name = ds.name();
+    auto make = [&](data::Window w) {
+        data::VolumeSlices::Options o;
+        o.cache_size = size;
+        o.window = w;
+        return std::make_shared<data::VolumeSlices>(o);
+    };
+    out.seg = make(data::Window::segmentation());
+    out.tissue = make(data::Window::tissue());
+    out.bone = make(data::Window::bone());
+    for (const auto& s : ds.skipped()) out.skipped.push_back(s.path + ": " + s.reason);
+    for (int64_t i = 0; i < ds.size(); ++i) {
+        io::LoadedCase lc;
+        try {
+            lc = ds.load(i);
+        } catch (const Error& e) {
+            out.skipped.push_back(ds.case_ref(i).ct_path + ": " + e.what());
+            continue;
+        }
+        const io::Mask* cav = nullptr;
+        if (cavity) {
+            ICHSEG_CHECK(lc.brain.has_value(), ds.case_ref(i).ct_path,
+                         ": no intracranial-cavity mask (brain.nii.gz) for ICM training");
+            cav = &*lc.brain;
+        }
+        if (with_seg) out.seg->add_volume(lc.ct, lc.ich ? &*lc.ich : nullptr, lc.slice_labels, lc.id);
+        out.tissue->add_volume(lc.ct, cav, lc.slice_labels, lc.id);
+        out.bone->add_volume(lc.ct, cav, lc.slice_labels, lc.id);
+        bool ich = lc.labels.any == 1;
+        if (lc.ich) {
+            const uint8_t* m = lc.ich->voxels.data();
+            for (int64_t k = 0; k < lc.ich->voxels.numel() && !ich; ++k) ich = m[k] != 0;
+        }
+        out.has_ich.push_back(ich);
+        out.subtypes.push_back(subtype_bits(lc.labels));
+    }
+    ICHSEG_CHECK(out.num_cases() > 0, ds.name(), ": no readable case");
+    return out;
+}
+
+/// The pretext set (SPEC §6): all ICH images plus as many random non-ICH images, split into `validation`
+/// images (balanced as far as possible) and the rest for training. Deterministic in the seed.
+struct PretextSplit {
+    std::vector<int64_t> train, validation;
+};
+
+inline PretextSplit pretext_split(const io::RsnaDataset& ds, int64_t validation, uint64_t seed) {
+    std::vector<int64_t> ich = ds.indices_with_ich(true), non = ds.indices_with_ich(false);
+    ICHSEG_CHECK(!ich.empty() && !non.empty(), "RSNA set: the pretext tasks need ICH and non-ICH images (",
+                 ich.size(), " ICH, ", non.size(), " non-ICH)");
+    data::Rng rng(seed, data::stream_id(0x9e7e, 1));
+    auto shuffle = [&](std::vector<int64_t>& v) {
+        for (int64_t i = static_cast<int64_t>(v.size()) - 1; i > 0; --i)
+            std::swap(v[static_cast<size_t>(i)], v[static_cast<size_t>(rng.randint(0, i))]);
+    };
+    shuffle(ich);
+    shuffle(non);
+    const size_t n = std::min(ich.size(), non.size());
+    ich.resize(n);
+    non.resize(n);
+    const size_t v = static_cast<size_t>(std::min<int64_t>(validation, static_cast<int64_t>(n)));  // per class: v/2
+    const size_t vi = v / 2, vn = v - vi;
+    ICHSEG_CHECK(vi < n && vn < n, "RSNA set: ", 2 * n, " balanced images cannot hold ", validation,
+                 " validation images and a training set");
+    PretextSplit s;
+    s.validation.insert(s.validation.end(), ich.begin(), ich.begin() + static_cast<int64_t>(vi));
+    s.validation.insert(s.validation.end(), non.begin(), non.begin() + static_cast<int64_t>(vn));
+    s.train.insert(s.train.end(), ich.begin() + static_cast<int64_t>(vi), ich.end());
+    s.train.insert(s.train.end(), non.begin() + static_cast<int64_t>(vn), non.end());
+    std::sort(s.validation.begin(), s.validation.end());
+    std::sort(s.train.begin(), s.train.end());
+    return s;
+}
+
+}  // namespace ichseg::study

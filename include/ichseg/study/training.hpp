@@ -1,0 +1,300 @@
+/// @file training.hpp (study)
+/// @brief The training recipes of the study, each a call of train::fit with a deterministic checkpoint path:
+/// segmentation U-Nets (ICM, ICH-only, Mixed, fine-tuning; Dice / mixed Dice), and the six pretext tasks
+/// (context restoration, global contrastive, local contrastive with a frozen encoder, binary classification,
+/// multi-label with weighted BCE and with Dice). Adam, lr 1e-3, coupled L2 1e-6, x0.96 per epoch (SPEC §5).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ichseg/data/loader.hpp"
+#include "ichseg/loss/bce_with_logits.hpp"
+#include "ichseg/loss/cross_entropy.hpp"
+#include "ichseg/loss/dice.hpp"
+#include "ichseg/loss/local_contrastive.hpp"
+#include "ichseg/loss/mse.hpp"
+#include "ichseg/loss/nt_xent.hpp"
+#include "ichseg/nn/checkpoint.hpp"
+#include "ichseg/nn/unet.hpp"
+#include "ichseg/ops/global_avg_pool.hpp"
+#include "ichseg/optim/adam.hpp"
+#include "ichseg/study/config.hpp"
+#include "ichseg/train/trainer.hpp"
+
+namespace ichseg::study {
+
+/// train::BatchSource over a data::BatchLoader (seeded: a resumed run sees the same remaining batches).
+class LoaderSource : public train::BatchSource<data::Batch> {
+public:
+    LoaderSource(std::shared_ptr<const data::SliceSource> src, std::vector<int64_t> indices,
+                 data::PipelineOptions pipe, data::LoaderOptions opt)
+        : loader_(std::move(src), std::move(indices), pipe, opt) {}
+    int64_t batches_per_epoch() const override { return loader_.batches_per_epoch(); }
+    void start_epoch(int epoch, int64_t skip) override {
+        loader_.start_epoch(epoch);
+        for (int64_t i = 0; i < skip; ++i) loader_.next();
+    }
+    data::Batch next() override {
+        auto b = loader_.next();
+        ICHSEG_CHECK(b.has_value(), "LoaderSource: the epoch ended early");
+        return std::move(*b);
+    }
+    int64_t batch_images(const data::Batch& b) const override { return b.size(); }
+    const data::BatchLoader& loader() const { return loader_; }
+
+private:
+    data::BatchLoader loader_;
+};
+
+/// Common knobs of one training run.
+struct RunSpec {
+    std::string name;        ///< progress prefix
+    std::string checkpoint;  ///< training-state file (deterministic per stage / fold)
+    StageSpec stage;
+    uint64_t seed = 0;       ///< batch order and augmentation draws
+    bool progress = true;
+};
+
+inline optim::AdamParams adam_params(const StudyConfig& c) {
+    optim::AdamParams p;
+    p.lr = c.lr;
+    p.weight_decay = c.weight_decay;
+    return p;
+}
+
+inline train::FitOptions fit_options(const StudyConfig& c, const RunSpec& r) {
+    train::FitOptions o;
+    o.name = r.name;
+    o.epochs = r.stage.epochs;
+    o.lr_decay = c.lr_decay;
+    o.checkpoint = r.checkpoint;
+    o.checkpoint_every = c.checkpoint_every;
+    o.progress = r.progress;
+    return o;
+}
+
+inline data::PipelineOptions pipeline(const StudyConfig& c, data::Task task, bool augment) {
+    data::PipelineOptions p;
+    p.task = task;
+    p.out_h = p.out_w = c.input_size;
+    p.seg.enabled = augment;
+    p.context.swaps = c.context_swaps;
+    p.context.patch_h = p.context.patch_w = c.context_patch;
+    return p;
+}
+
+/// (N, ...) and (N, ...) -> (2N, ...): both contrastive views in one batch.
+inline Tensor<float> cat_batch(const Tensor<float>& a, const Tensor<float>& b) {
+    ICHSEG_CHECK(a.shape() == b.shape(), "cat_batch: shapes ", to_string(a.shape()), " and ", to_string(b.shape()));
+    Shape s = a.shape();
+    s[0] *= 2;
+    Tensor<float> out = Tensor<float>::empty(s);
+    const Tensor<float> ac = a.contiguous(), bc = b.contiguous();
+    std::copy(ac.data(), ac.data() + ac.numel(), out.data());
+    std::copy(bc.data(), bc.data() + bc.numel(), out.data() + ac.numel());
+    return out;
+}
+
+/// drop_last: requested, and the set holds at least one full batch.
+inline data::LoaderOptions loader_options(const StudyConfig& c, const RunSpec& r, bool drop_last,
+                                          int64_t n_samples = -1) {
+    if (n_samples >= 0 && n_samples < r.stage.batch_size) drop_last = false;
+    data::LoaderOptions o;
+    o.batch_size = r.stage.batch_size;
+    o.threads = c.loader_threads;
+    o.seed = r.seed;
+    o.shuffle = true;
+    o.drop_last = drop_last;
+    return o;
+}
+
+/// Segmentation training (ICM, baselines, fine-tuning): Dice loss with weight `alpha` on empty-mask samples.
+inline train::FitResult train_segmentation(nn::UNet<float>& net, const StudyConfig& c, const RunSpec& r,
+                                           std::shared_ptr<const data::SliceSource> src, std::vector<int64_t> slices,
+                                           double alpha) {
+    ICHSEG_CHECK(!slices.empty(), "[", r.name, "] no training slices");
+    // drop_last only when it keeps at least one batch: batch norm needs two samples, so a last batch of one is
+    // left out, but a tiny set still trains.
+    const bool drop_last = static_cast<int64_t>(slices.size()) % r.stage.batch_size == 1;
+    LoaderSource data(std::move(src), std::move(slices), pipeline(c, data::Task::segmentation, c.augment),
+                      loader_options(c, r, drop_last));
+    optim::Adam<float> opt(net.parameters(), adam_params(c));
+    DiceParams dp;
+    dp.alpha = alpha;
+    std::function<Var<float>(data::Batch&)> loss = [&](data::Batch& b) {
+        return dice_loss(net(Var<float>(b.images)), b.targets, dp);
+    };
+    return train::fit<float, data::Batch>(net, opt, data, loss, fit_options(c, r));
+}
+
+// ---- pretext tasks (SPEC §6) -----------------------------------------------------------------------------------
+
+enum class Pretext { context_restoration, global_contrastive, local_contrastive, binary, multilabel_ce, multilabel_dl };
+
+inline const std::vector<Pretext>& all_pretexts() {
+    static const std::vector<Pretext> v{Pretext::context_restoration, Pretext::global_contrastive,
+                                        Pretext::local_contrastive,   Pretext::binary,
+                                        Pretext::multilabel_ce,       Pretext::multilabel_dl};
+    return v;
+}
+/// File-name key.
+inline const char* pretext_key(Pretext p) {
+    switch (p) {
+        case Pretext::context_restoration: return "context_restoration";
+        case Pretext::global_contrastive: return "global_contrastive";
+        case Pretext::local_contrastive: return "local_contrastive";
+        case Pretext::binary: return "binary";
+        case Pretext::multilabel_ce: return "multilabel_ce";
+        case Pretext::multilabel_dl: return "multilabel_dl";
+    }
+    return "?";
+}
+/// Table 3 row name.
+inline const char* pretext_title(Pretext p) {
+    switch (p) {
+        case Pretext::context_restoration: return "Context restoration";
+        case Pretext::global_contrastive: return "Global contrastive";
+        case Pretext::local_contrastive: return "Local contrastive";
+        case Pretext::binary: return "Binary classification";
+        case Pretext::multilabel_ce: return "Multi-label (CE)";
+        case Pretext::multilabel_dl: return "Multi-label (DL)";
+    }
+    return "?";
+}
+
+/// MLP head widths scaled from the paper's (bottleneck 512): global 512-512-128, binary 512-1024-256-2,
+/// multi-label 512-1024-256-7.
+inline std::vector<int64_t> head_widths(const StudyConfig& c, Pretext p) {
+    const int64_t b = c.bottleneck_width();
+    if (p == Pretext::global_contrastive) return {b, b, std::max<int64_t>(b / 4, 2)};
+    const int64_t out = p == Pretext::binary ? 2 : 7;
+    return {b, 2 * b, std::max<int64_t>(b / 2, 2), out};
+}
+
+/// pos_weight_c = negatives_c / positives_c of the 7 labels over the training images (SPEC §4); a label without
+/// positives gets weight 1.
+inline Tensor<float> multilabel_pos_weight(const data::SliceSource& src, const std::vector<int64_t>& idx) {
+    std::array<double, 7> pos{}, neg{};
+    for (int64_t i : idx) {
+        const auto v = src.labels(i).multilabel7();
+        for (size_t k = 0; k < 7; ++k) {
+            if (v[k] == 1.f) pos[k] += 1;
+            else if (v[k] == 0.f) neg[k] += 1;
+        }
+    }
+    Tensor<float> w = Tensor<float>::empty({7});
+    for (size_t k = 0; k < 7; ++k) w.data()[k] = pos[k] > 0 ? static_cast<float>(neg[k] / pos[k]) : 1.f;
+    return w;
+}
+
+/// Module exposing only the trainable part of the local-contrastive model (decoder + head), so the optimiser
+/// and the training-state checkpoint cover exactly the parameters being trained.
+class TrainableParts : public nn::Module<float> {
+public:
+    TrainableParts(std::shared_ptr<nn::UNetDecoder<float>> d, std::shared_ptr<nn::Sequential<float>> h) {
+        register_module("decoder", std::move(d));
+        register_module("head", std::move(h));
+    }
+    Var<float> forward(const Var<float>& x) override { return x; }
+    std::string type_name() const override { return "TrainableParts"; }
+};
+
+/// Train one pretext model and write its weights (state dict) to `weights_path`. `global_weights` is the global
+/// contrastive model's file (needed by the local contrastive task). Returns the pooled-bottleneck feature
+/// function's model as a Module (for t-SNE the caller rebuilds the model from the weights).
+inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
+                          std::shared_ptr<const data::SliceSource> src, const std::vector<int64_t>& train_idx,
+                          const std::string& weights_path, const std::string& global_weights = "") {
+    Generator gen(c.seed ^ (0x9e37ull * (static_cast<uint64_t>(p) + 1)));
+    const nn::UNetConfig ucfg = c.unet_config(p != Pretext::context_restoration);
+    const optim::AdamParams ap = adam_params(c);
+    const train::FitOptions fo = fit_options(c, r);
+    switch (p) {
+        case Pretext::context_restoration: {
+            nn::UNet<float> net(ucfg, gen);
+            LoaderSource data(src, train_idx, pipeline(c, data::Task::context_restoration, false),
+                              loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
+            optim::Adam<float> opt(net.parameters(), ap);
+            std::function<Var<float>(data::Batch&)> loss = [&](data::Batch& b) {
+                return mse_loss(net(Var<float>(b.images)), b.targets);
+            };
+            train::fit<float, data::Batch>(net, opt, data, loss, fo);
+            nn::save_state_dict(net, weights_path);
+            return;
+        }
+        case Pretext::global_contrastive: {
+            nn::EncoderMLP<float> net(ucfg, head_widths(c, p), gen);
+            LoaderSource data(src, train_idx, pipeline(c, data::Task::global_contrastive, false),
+                              loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
+            optim::Adam<float> opt(net.parameters(), ap);
+            const double tau = c.contrastive_tau;
+            std::function<Var<float>(data::Batch&)> loss = [&](data::Batch& b) {
+                // Both views in one forward pass: rows [0, N) view 1, [N, 2N) view 2.
+                Tensor<float> x = cat_batch(b.images, b.targets);
+                return nt_xent_loss(net(Var<float>(x)), tau);
+            };
+            train::fit<float, data::Batch>(net, opt, data, loss, fo);
+            nn::save_state_dict(net, weights_path);
+            return;
+        }
+        case Pretext::local_contrastive: {
+            ICHSEG_CHECK(!global_weights.empty(), "local contrastive: the global contrastive weights are required");
+            nn::PartialUNet<float> net(ucfg, c.local_decoder_blocks(), {}, gen);
+            const nn::TransferReport tr = nn::load_matching(net, global_weights);
+            ICHSEG_CHECK(!tr.copied.empty(), "local contrastive: nothing copied from ", global_weights);
+            net.encoder->eval();  // frozen: no gradient, running statistics kept
+            TrainableParts parts(net.decoder, net.head);
+            LoaderSource data(src, train_idx, pipeline(c, data::Task::local_contrastive, false),
+                              loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
+            optim::Adam<float> opt(parts.parameters(), ap);
+            Generator cell_gen(c.seed ^ 0x10ca1);
+            const LocalContrastiveParams lp{c.local_cell, c.contrastive_tau};
+            auto features = [&](const Tensor<float>& x) {
+                std::vector<Var<float>> feats;
+                {
+                    NoGradGuard ng;
+                    feats = net.encoder->forward_features(Var<float>(x));
+                }
+                std::vector<Var<float>> detached;
+                for (auto& f : feats) detached.emplace_back(f.value());
+                return net.head->forward(net.decoder->forward_features(detached));
+            };
+            std::function<Var<float>(data::Batch&)> loss = [&](data::Batch& b) {
+                net.encoder->eval();  // fit() switches the whole trainable module to train mode, not the encoder
+                Var<float> f1 = features(b.images), f2 = features(b.targets);
+                const int64_t gh = f1.shape()[2] / lp.cell, gw = f1.shape()[3] / lp.cell;
+                Tensor<int64_t> cells = sample_cells(b.size(), gh * gw, c.local_regions, cell_gen);
+                return local_contrastive_loss(f1, f2, cells, lp);
+            };
+            train::fit<float, data::Batch>(parts, opt, data, loss, fo);
+            nn::save_state_dict(net, weights_path);
+            return;
+        }
+        case Pretext::binary:
+        case Pretext::multilabel_ce:
+        case Pretext::multilabel_dl: {
+            nn::EncoderMLP<float> net(ucfg, head_widths(c, p), gen);
+            LoaderSource data(src, train_idx, pipeline(c, data::Task::classification, c.augment),
+                              loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
+            optim::Adam<float> opt(net.parameters(), ap);
+            const Tensor<float> pw = multilabel_pos_weight(*src, train_idx);
+            std::function<Var<float>(data::Batch&)> loss = [&](data::Batch& b) -> Var<float> {
+                Var<float> y = net(Var<float>(b.images));
+                if (p == Pretext::binary) {
+                    Tensor<int64_t> lab = Tensor<int64_t>::empty({b.size()});
+                    for (int64_t i = 0; i < b.size(); ++i) lab.data()[i] = b.labels.data()[i * 7 + 1] == 1.f ? 1 : 0;
+                    return cross_entropy_loss(y, lab);
+                }
+                if (p == Pretext::multilabel_ce) return bce_with_logits_loss(y, b.labels, pw);
+                return multilabel_dice_loss(y, b.labels);
+            };
+            train::fit<float, data::Batch>(net, opt, data, loss, fo);
+            nn::save_state_dict(net, weights_path);
+            return;
+        }
+    }
+}
+
+}  // namespace ichseg::study
