@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
         } catch (const std::exception& e) {
             if (tty) std::fprintf(stderr, "\n");
             r.id = c.id;
+            r.report.case_id = c.id;  // the run CSV names the failed case too
             r.input = c.path;
             r.ok = false;
             r.message = e.what();

@@ -219,7 +219,15 @@ inline LoadedInput load_dicom_input(const std::string& folder, const InputOption
     }
     io::SeriesReadOptions ro = so.series;
     ro.dicom.require_ct = true;
-    in.ct = io::read_dicom_series(chosen, ro);
+    try {
+        in.ct = io::read_dicom_series(chosen, ro);
+    } catch (const Error& e) {
+        // The reader names the library option; say which program option that is.
+        std::string m = e.what();
+        if (m.find("allow_missing_slices") != std::string::npos) m += "; ichseg_predict: --allow-missing-slices";
+        if (m.find("allow_uneven_spacing") != std::string::npos) m += "; ichseg_predict: --allow-uneven-spacing";
+        throw Error(m);
+    }
     in.series = chosen;
     const std::string rule = opt.series_uid.empty()
                                  ? (opt.prefer_thin ? "rule: non-contrast, soft kernel, complete, thinnest, most slices"

@@ -214,6 +214,15 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace detail
 
+/// One slice of network input: HU window -> [0, 1], then the anti-aliased bilinear resize to S x S (the training
+/// pipeline's order, data/slices.hpp). `win` and `tmp` are scratch buffers.
+inline void preprocess_slice(const float* hu, int64_t ny, int64_t nx, const data::Window& w, int64_t S, float* out,
+                             std::vector<float>& win, std::vector<float>& tmp) {
+    win.resize(static_cast<size_t>(ny * nx));
+    data::apply_window(hu, win.data(), ny * nx, w);
+    data::resize_bilinear(win.data(), ny, nx, out, S, S, &tmp);
+}
+
 /// Network probabilities (nz, S, S) of one model on a CT volume: window -> anti-aliased resize -> U-Net ->
 /// sigmoid, `batch_size` slices per forward pass. `on_batch(done)` is called after each batch.
 inline Tensor<float> network_probabilities(LoadedModel& m, const io::Volume& ct, int64_t batch_size,
@@ -228,11 +237,8 @@ inline Tensor<float> network_probabilities(LoadedModel& m, const io::Volume& ct,
     for (int64_t b0 = 0; b0 < nz; b0 += batch_size) {
         const int64_t nb = std::min(batch_size, nz - b0);
         Tensor<float> x = Tensor<float>::empty({nb, 1, S, S});
-        std::vector<float> win(static_cast<size_t>(ny * nx)), tmp;
-        for (int64_t i = 0; i < nb; ++i) {
-            data::apply_window(vox.data() + (b0 + i) * ny * nx, win.data(), ny * nx, w);
-            data::resize_bilinear(win.data(), ny, nx, x.data() + i * S * S, S, S, &tmp);
-        }
+        std::vector<float> win, tmp;
+        for (int64_t i = 0; i < nb; ++i) preprocess_slice(vox.data() + (b0 + i) * ny * nx, ny, nx, w, S, x.data() + i * S * S, win, tmp);
         Var<float> y = m.net->forward(Var<float>(x));
         if (!m.info.unet.output_sigmoid) y = sigmoid(y);
         const Tensor<float> yc = y.value().to(Device::cpu()).contiguous();
