@@ -3,3 +3,8 @@ if(ICHSEG_IO_ENABLED)
     add_executable(bench_data_pipeline bench_data_pipeline.cpp)
     target_link_libraries(bench_data_pipeline PRIVATE ichseg::io ichseg_internal_flags benchmark::benchmark)
 endif()
+# End-to-end prediction of a 512 x 512 x 40 volume (read NIfTI -> preprocess -> paper U-Net -> write); docs/performance.md.
+if(ICHSEG_IO_ENABLED)
+    add_executable(bench_predict bench_predict.cpp)
+    target_link_libraries(bench_predict PRIVATE ichseg::io ichseg_internal_flags benchmark::benchmark)
+endif()

@@ -4,9 +4,10 @@
 Writes, next to this script:
   interop_model.safetensors  an ichseg model file written from PyTorch (tools/torch_interop.py save_model):
                              UNet(base_width=4, depth=3, mid_channels_factor=2), input size 32, window [-50, 150],
-                             random weights, and random BN running statistics / affine parameters (the head rescaled so that the logits on the case have mean 0 and sd 2:
-                             probabilities spread over most of (0, 1), so the comparison is not of near-constants), so that eval-mode
-                             batch norm is exercised (fresh statistics 0 / 1 would hide a mean / variance mix-up);
+                             random weights and random BN running statistics / affine parameters, so that
+                             eval-mode batch norm is exercised (fresh statistics 0 / 1 would hide a mean /
+                             variance mix-up); the head is rescaled so that the logits on the case have mean 0
+                             and sd 2 (probabilities spread over most of (0, 1), not near-constants);
   interop_case.safetensors   hu (3, 40, 48): a small synthetic head slice stack in HU (non-square, so the resize
                              is anisotropic and down-sampling), x64 (3, 1, 32, 32): the preprocessed network input
                              (window, anti-aliased bilinear resize) in float64, prob32 / prob64: the sigmoid output of
