@@ -8,18 +8,18 @@ benchmarks/reference/ichseg_torch.py's UNet and whose metadata describes the mod
   ichseg.input_size = "256", ichseg.target = "ich" | "cavity", ichseg.description = free text.
 
 Commands
-  export MODEL.safetensors [--pt OUT.pt]
+  export MODEL.safetensors [--pt OUT.pt] [--overwrite]
       build the PyTorch module (strict load) and print its config; --pt saves
       {"state_dict", "ichseg_metadata"} with torch.save for users who prefer .pt files.
   import STATE (.pt | .safetensors) --out MODEL.safetensors [--like MODEL | --unet JSON]
-         [--window LO HI] [--input-size S] [--target ich|cavity] [--description TEXT]
+         [--window LO HI] [--input-size S] [--target ich|cavity] [--description TEXT] [--overwrite]
       write an ichseg model file from a PyTorch state_dict (a .pt written by `export`, a bare state_dict .pt,
       or a safetensors file); the module is built from the config and loaded strictly first, so a mismatch is
       an error here, not in C++.
   roundtrip MODEL.safetensors
       export -> import into a temporary file -> compare every tensor bit for bit and the metadata, and run both
       PyTorch modules on a random batch: exit 0 when identical.
-  predict MODEL.safetensors VOLUME.nii[.gz] OUT.safetensors
+  predict MODEL.safetensors VOLUME.nii[.gz] OUT.safetensors [--overwrite]
       PyTorch probabilities on the network grid with ichseg's preprocessing (HU window, anti-aliased bilinear
       resize), key "prob" (nz, S, S), float32 (and "prob64", the same in float64).
 
@@ -110,7 +110,14 @@ def probabilities(net, md, hu, dtype=torch.float32):
     return y[:, 0]
 
 
+def refuse_existing(path, overwrite):
+    if os.path.exists(path) and not overwrite:
+        raise SystemExit(f'{path} exists already; pass --overwrite to replace it')
+
+
 def cmd_export(a):
+    if a.pt:
+        refuse_existing(a.pt, a.overwrite)
     net, md = load_model(a.model)
     n = sum(p.numel() for p in net.parameters())
     print(f'{a.model}: UNet({md["ichseg.unet"]}), {n} parameters, window {md["ichseg.window"]} HU, '
@@ -122,6 +129,7 @@ def cmd_export(a):
 
 
 def cmd_import(a):
+    refuse_existing(a.out, a.overwrite)
     if a.state.endswith('.safetensors'):
         sd = load_file(a.state)
         with safe_open(a.state, framework='pt') as f:
@@ -186,6 +194,7 @@ def cmd_roundtrip(a):
 def cmd_predict(a):
     import nibabel as nib
     import numpy as np
+    refuse_existing(a.out, a.overwrite)
     net, md = load_model(a.model)
     img = nib.load(a.volume)
     hu = np.asarray(img.dataobj, dtype=np.float64) * 1.0  # scl_slope / scl_inter applied by nibabel
@@ -203,6 +212,7 @@ def main(argv=None):
     e = sub.add_parser('export')
     e.add_argument('model')
     e.add_argument('--pt')
+    e.add_argument('--overwrite', action='store_true', help='replace an existing --pt file')
     i = sub.add_parser('import')
     i.add_argument('state')
     i.add_argument('--out', required=True)
@@ -212,12 +222,14 @@ def main(argv=None):
     i.add_argument('--input-size', type=int)
     i.add_argument('--target')
     i.add_argument('--description')
+    i.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     r = sub.add_parser('roundtrip')
     r.add_argument('model')
     p = sub.add_parser('predict')
     p.add_argument('model')
     p.add_argument('volume')
     p.add_argument('out')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing OUT file')
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     return {'export': cmd_export, 'import': cmd_import, 'roundtrip': cmd_roundtrip, 'predict': cmd_predict}[a.cmd](a)
