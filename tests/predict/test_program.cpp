@@ -425,6 +425,21 @@ TEST_CASE("program: existing outputs are never replaced without --overwrite", "[
     CHECK_FALSE(has_temp_files(out.path()));
 }
 
+TEST_CASE("program: an output that is the input file is refused even with --overwrite", "[predict][program][bad-input]") {
+    auto& f = fx();
+    test::TempDir in, out;
+    std::filesystem::copy_file(f.nifti, in / "head.nii.gz");
+    // The mask's name in the output folder is a hard link to the input: replacing it would replace the input.
+    std::filesystem::create_hard_link(in / "head.nii.gz", out / "head_seg.nii.gz");
+    const std::string before = test::read_bytes(in / "head.nii.gz");
+    const auto r = predict_run({"-m", f.ich_const, "-o", out.path(), in / "head.nii.gz", "--overwrite"});
+    INFO(r.output);
+    CHECK(r.status == 1);
+    CHECK(r.output.find("over the input") != std::string::npos);
+    CHECK(test::read_bytes(in / "head.nii.gz") == before);
+    CHECK_FALSE(has_temp_files(out.path()));
+}
+
 TEST_CASE("program: a batch with one bad case writes the good one and exits 1", "[predict][program][bad-input]") {
     auto& f = fx();
     test::TempDir in, out;
