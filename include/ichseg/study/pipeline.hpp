@@ -414,10 +414,11 @@ private:
                 if (!transfer.is_null()) j["transfer"] = transfer.at("from");
                 io::write_file_atomic(res, j.dump(1) + "\n");
                 finish_unit(r);
-                double dsum = 0;
-                for (const auto& v : ev.plain) dsum += v.dice();
-                log("[", r.name, "] test volumes ", ev.plain.size(), ", mean Dice ",
-                    eval::format("%.3f", ev.plain.empty() ? 0.0 : dsum / static_cast<double>(ev.plain.size())));
+                const auto all = eval::summarize_volumes(ev.plain, eval::all_volumes());
+                const auto ich = eval::summarize_volumes(ev.with_icm, eval::ich_volumes());
+                log("[", r.name, "] ", ev.plain.size(), " test volumes: mean Dice ", eval::format("%.3f", all.dice.mean),
+                    "; ICH volumes with ICM: Dice ", eval::format("%.3f", ich.dice.mean), ", precision ",
+                    eval::format("%.3f", ich.precision.mean), ", recall ", eval::format("%.3f", ich.recall.mean));
             }
         }
     }

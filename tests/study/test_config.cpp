@@ -1,0 +1,121 @@
+/// @file test_config.cpp (study)
+/// @brief Study configs: the built-in profiles validate and the shipped JSON files describe exactly them; a file
+/// overrides only the keys it has; unknown keys, wrong types and invalid values are errors that name the key and
+/// the file.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "ichseg/study/config.hpp"
+#include "support/errors.hpp"
+
+namespace test_study_config {
+
+using namespace ichseg;
+namespace fs = std::filesystem;
+
+/// A config file in a folder of this test case's own (ctest runs cases in parallel).
+std::string write_config(const std::string& test, const std::string& text) {
+    const std::string dir = std::string(ICHSEG_TEST_BINARY_DIR) + "/study_config/" + test;
+    fs::create_directories(dir);
+    const std::string path = dir + "/config.json";
+    std::ofstream(path) << text;
+    return path;
+}
+
+TEST_CASE("study profiles validate and the shipped JSON configs equal them", "[study][config]") {
+    for (const std::string name : {"paper", "quick", "tiny"}) {
+        INFO("profile " << name);
+        const study::StudyConfig c = study::profile_config(name);
+        REQUIRE_NOTHROW(c.validate(name));
+        const study::StudyConfig f = study::load_config(std::string(ICHSEG_CONFIG_DIR) + "/" + name + ".json", "paper");
+        CHECK(study::to_json(f) == study::to_json(c));
+    }
+}
+
+TEST_CASE("paper profile carries the SPEC 5 hyper-parameters", "[study][config]") {
+    const study::StudyConfig c = study::profile_config("paper");
+    CHECK(c.input_size == 256);
+    CHECK(c.unet.base_width == 32);
+    CHECK(c.unet.depth == 5);
+    CHECK(c.bottleneck_width() == 512);
+    CHECK(c.local_decoder_blocks() == 3);
+    CHECK(c.lr == 1e-3);
+    CHECK(c.weight_decay == 1e-6);
+    CHECK(c.lr_decay == 0.96);
+    CHECK(c.icm_tissue.epochs == 50);
+    CHECK(c.icm_tissue.batch_size == 20);
+    CHECK(c.icm_bone.batch_size == 16);
+    CHECK(c.physionet_supervised.epochs == 100);
+    CHECK(c.physionet_supervised.batch_size == 16);
+    CHECK(c.segcq500_supervised.epochs == 40);
+    CHECK(c.segcq500_supervised.batch_size == 32);
+    CHECK(c.context_restoration.batch_size == 32);
+    CHECK(c.global_contrastive.batch_size == 60);
+    CHECK(c.local_contrastive.batch_size == 24);
+    CHECK(c.classification.batch_size == 64);
+    CHECK(c.physionet_folds == 10);
+    CHECK(c.segcq500_folds == 5);
+    CHECK(c.mixed_ratio == 2.0);
+    CHECK(c.alpha == 0.2);
+    CHECK(c.threshold == 0.5);
+    CHECK(c.pretext_validation == 5000);
+    CHECK(c.context_swaps == 20);
+    CHECK(c.context_patch == 20);
+    CHECK(c.contrastive_tau == 0.1);
+    CHECK(c.local_cell == 3);
+    CHECK(c.local_regions == 20);
+}
+
+TEST_CASE("quick profile keeps the evaluation protocol of the paper", "[study][config]") {
+    const study::StudyConfig q = study::profile_config("quick"), p = study::profile_config("paper");
+    CHECK(q.physionet_folds == p.physionet_folds);
+    CHECK(q.segcq500_folds == p.segcq500_folds);
+    CHECK(q.mixed_ratio == p.mixed_ratio);
+    CHECK(q.alpha == p.alpha);
+    CHECK(q.threshold == p.threshold);
+    CHECK(q.local_cell == p.local_cell);
+    CHECK(q.contrastive_tau == p.contrastive_tau);
+}
+
+TEST_CASE("a config file overrides only its keys on top of its profile", "[study][config]") {
+    const std::string path = write_config("override", R"({"profile": "tiny", "lr": 0.002,
+        "stages": {"icm_bone": {"epochs": 7}}, "phantoms": {"physionet": 6}})");
+    const study::StudyConfig c = study::load_config(path);
+    const study::StudyConfig t = study::profile_config("tiny");
+    CHECK(c.lr == 0.002);
+    CHECK(c.icm_bone.epochs == 7);
+    CHECK(c.icm_bone.batch_size == t.icm_bone.batch_size);
+    CHECK(c.phantom_physionet == 6);
+    CHECK(c.input_size == t.input_size);
+}
+
+TEST_CASE("config errors name the key and the file", "[study][config]") {
+    using test::require_error;
+    const std::string unknown = write_config("unknown", R"({"profile": "quick", "learning_rate": 0.1})");
+    require_error([&] { study::load_config(unknown); }, {unknown, "unknown key 'learning_rate'"});
+    const std::string nested = write_config("nested", R"({"stages": {"icm_tissue": {"epoch": 3}}})");
+    require_error([&] { study::load_config(nested); }, {nested, "'stages.icm_tissue.epoch'"});
+    const std::string stage = write_config("stage", R"({"stages": {"pretraining": {"epochs": 3}}})");
+    require_error([&] { study::load_config(stage); }, {stage, "'stages.pretraining'"});
+    const std::string type = write_config("type", R"({"physionet_folds": "ten"})");
+    require_error([&] { study::load_config(type); }, {type, "'physionet_folds'", "wrong type"});
+    const std::string folds = write_config("folds", R"({"physionet_folds": 1})");
+    require_error([&] { study::load_config(folds); }, {folds, "'physionet_folds' = 1"});
+    const std::string alpha = write_config("alpha", R"({"alpha": 1.5})");
+    require_error([&] { study::load_config(alpha); }, {alpha, "'alpha' = 1.5"});
+    const std::string size = write_config("size", R"({"profile": "quick", "input_size": 60})");
+    require_error([&] { study::load_config(size); }, {size, "'input_size' = 60", "multiple"});
+    const std::string batch = write_config("batch", R"({"stages": {"classification": {"batch_size": 1}}})");
+    require_error([&] { study::load_config(batch); }, {batch, "'stages.classification.batch_size' = 1"});
+    const std::string prof = write_config("profile", R"({"profile": "fast"})");
+    require_error([&] { study::load_config(prof); }, {prof, "'profile'", "fast"});
+    const std::string bad = write_config("json", "{\"lr\": 0.1,");
+    require_error([&] { study::load_config(bad); }, {bad, "not valid JSON"});
+    require_error([&] { study::load_config("/nonexistent/ichseg/config.json"); },
+                  {"/nonexistent/ichseg/config.json", "cannot open"});
+    require_error([] { study::profile_config("huge"); }, {"unknown profile 'huge'"});
+}
+
+}  // namespace test_study_config
