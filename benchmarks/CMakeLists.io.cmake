@@ -7,4 +7,7 @@ endif()
 if(ICHSEG_IO_ENABLED)
     add_executable(bench_predict bench_predict.cpp)
     target_link_libraries(bench_predict PRIVATE ichseg::io ichseg_internal_flags benchmark::benchmark)
+    if(ICHSEG_CUDA_ENABLED AND TARGET ichseg::cuda)
+        target_link_libraries(bench_predict PRIVATE ichseg::cuda)  # the networks run on the GPU when one is present
+    endif()
 endif()

@@ -58,7 +58,8 @@ Fixture& fx() {
     return f;
 }
 
-void counters(benchmark::State& state) {
+void counters(benchmark::State& state, const Segmenter& seg) {
+    state.counters["gpu"] = seg.device().is_cuda() ? 1 : 0;  // networks on the GPU (CUDA build with a device)
     state.counters["threads"] = static_cast<double>(num_threads());
     state.counters["slices"] = static_cast<double>(kSlices);
 }
@@ -76,7 +77,7 @@ void BM_EndToEnd(benchmark::State& state) {
         volume = r.report.volume_ml;
         benchmark::DoNotOptimize(volume);
     }
-    counters(state);
+    counters(state, seg);
 }
 
 void BM_ModelLoad(benchmark::State& state) {
@@ -103,7 +104,7 @@ void BM_Inference(benchmark::State& state) {
         auto r = seg.segment(v);
         benchmark::DoNotOptimize(r.mask.voxels.data());
     }
-    counters(state);
+    counters(state, seg);
 }
 
 }  // namespace

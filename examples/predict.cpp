@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"bilinear", "nearest"}));
     app.add_option("--batch-size", so.batch_size, "slices per forward pass")->check(CLI::Range(1, 4096));
     app.add_option("--threads", so.threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
+    app.add_option("--device", so.device, "where the networks run: auto (GPU when built with CUDA and present), cpu, cuda")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
     app.add_option("--report", report_name, "name of the run report files <out>/<name>.json and .csv");
     app.add_flag("-q,--quiet", quiet, "print errors only");
     CLI11_PARSE(app, argc, argv);
@@ -81,7 +83,8 @@ int main(int argc, char** argv) {
         seg = std::make_unique<Segmenter>(model, icm_tissue, icm_bone, so);
         if (ro.write_cavity && !seg->has_icm()) say("note: --cavity needs --icm-tissue and --icm-bone; no cavity written");
         say("model " + model + (seg->has_icm() ? " + ICM (" + icm_tissue + ", " + icm_bone + ")" : " (no ICM)") + ", " +
-            std::to_string(cases.size()) + " case(s), " + std::to_string(num_threads()) + " thread(s)");
+            std::to_string(cases.size()) + " case(s), " + std::to_string(num_threads()) + " thread(s), device " +
+            (seg->device().is_cuda() ? "cuda" : "cpu"));
     } catch (const std::exception& e) {
         error(e.what());
         return 1;

@@ -425,6 +425,29 @@ TEST_CASE("program: existing outputs are never replaced without --overwrite", "[
     CHECK_FALSE(has_temp_files(out.path()));
 }
 
+TEST_CASE("program: --device picks the CPU or the GPU, and a GPU that cannot be used is a clear error", "[predict][program][bad-input]") {
+    auto& f = fx();
+    test::TempDir out;
+    const auto cpu = predict_run({"-m", f.ich_const, "-o", out / "cpu", f.nifti, "--device", "cpu"});
+    INFO(cpu.output);
+    REQUIRE(cpu.status == 0);
+    CHECK(cpu.output.find("device cpu") != std::string::npos);
+    const auto bad = predict_run({"-m", f.ich_const, "-o", out / "bad", f.nifti, "--device", "tpu"});
+    CHECK(bad.status != 0);
+    CHECK(bad.output.find("--device") != std::string::npos);
+    // "cuda": without a usable GPU (no device, or a build without the CUDA backend) the run stops before writing
+    // anything; on a GPU machine it runs there.
+    const auto gpu = predict_run({"-m", f.ich_const, "-o", out / "gpu", f.nifti, "--device", "cuda"});
+    INFO(gpu.output);
+    if (gpu.status == 0) {
+        CHECK(gpu.output.find("device cuda") != std::string::npos);
+    } else {
+        CHECK(gpu.status == 1);
+        CHECK(gpu.output.find("device 'cuda' requested") != std::string::npos);
+        CHECK_FALSE(std::filesystem::exists(out / "gpu/head_seg.nii.gz"));
+    }
+}
+
 TEST_CASE("program: an output that is the input file is refused even with --overwrite", "[predict][program][bad-input]") {
     auto& f = fx();
     test::TempDir in, out;

@@ -90,6 +90,15 @@ TEST_CASE("segmenter: ICM keeps hemorrhage only inside tissue-window OR bone-win
     CHECK_THROWS_WITH(Segmenter(cm.ich(0.8), cm.cav(0.9), ""), Catch::Contains("needs both ICM models"));
     CHECK_THROWS_WITH(Segmenter(cm.ich(0.8), cm.ich(0.9), cm.cav(0.9)), Catch::Contains("an 'cavity' model is expected"));
     CHECK_THROWS_WITH(Segmenter(cm.cav(0.9)), Catch::Contains("segments 'cavity'"));
+    // device choice: test_predict is built without the CUDA backend, so "auto" is the CPU and "cuda" is refused
+    predict::SegmenterOptions dev_opt;
+    dev_opt.device = "gpu0";
+    CHECK_THROWS_WITH(Segmenter(cm.ich(0.8), "", "", dev_opt), Catch::Contains("auto, cpu or cuda") && Catch::Contains("'gpu0'"));
+    dev_opt.device = "cuda";
+    CHECK_THROWS_WITH(Segmenter(cm.ich(0.8), "", "", dev_opt), Catch::Contains("device 'cuda' requested"));
+    dev_opt.device = "auto";
+    CHECK(Segmenter(cm.ich(0.8), "", "", dev_opt).device().is_cpu());
+    CHECK(Segmenter(cm.ich(0.8)).describe()["device"] == "cpu");
 }
 
 TEST_CASE("segmenter: nearest mode equals thresholding on the network grid then nearest resize", "[predict][segmenter]") {

@@ -10,7 +10,9 @@
 ///  1. preprocessing, per stored axial slice: the model's HU window -> [0, 1] (from the model file's metadata),
 ///     then the anti-aliased bilinear resize to the model's input size (exactly the training pipeline's
 ///     `VolumeSlices` steps: window first, then resize);
-///  2. batch inference (`batch_size` slices per forward pass) in eval mode under `NoGradGuard`, on the CPU;
+///  2. batch inference (`batch_size` slices per forward pass) in eval mode under `NoGradGuard`, on the GPU when
+///     the program links the CUDA backend (`ichseg::cuda`, which defines ICHSEG_WITH_CUDA) and a device is
+///     present (`SegmenterOptions::device`), on the CPU otherwise;
 ///     the output is the sigmoid probability map on the network grid (S x S);
 ///  3. postprocessing, per slice, on the **native** grid (ny x nx of the source):
 ///     * `MaskResample::bilinear` (default): each network's probability map is resized back to the native
@@ -32,8 +34,8 @@
 /// CT in Hounsfield units (some air at <= -500 HU and some bone at >= 300 HU; this refuses MR images and CT whose
 /// rescale was not applied).
 ///
-/// Not thread-safe (the networks keep per-call state); use one Segmenter per thread. CPU only: the CUDA backend
-/// exists but is not used here (docs/predict.md §8).
+/// Not thread-safe (the networks keep per-call state); use one Segmenter per thread. Pre- and postprocessing run
+/// on the CPU; only the forward passes move to the GPU.
 #pragma once
 
 #include <algorithm>
@@ -56,6 +58,10 @@
 #include "ichseg/nn/model_file.hpp"
 #include "ichseg/ops/sigmoid.hpp"
 #include "ichseg/predict/report.hpp"
+#if ICHSEG_WITH_CUDA
+#include "ichseg/cuda/module.hpp"
+#include "ichseg/cuda/runtime.hpp"
+#endif
 
 namespace ichseg::predict {
 
@@ -73,6 +79,9 @@ struct SegmenterOptions {
     bool check_axial = true;             ///< refuse volumes whose slices are not axial
     bool check_hu = true;                ///< refuse volumes that do not look like CT in Hounsfield units
     int threads = 0;                     ///< > 0: set_num_threads(threads) at construction (process-wide)
+    /// Where the networks run: "auto" (the GPU when this program was built with the CUDA backend and a device is
+    /// present, else the CPU), "cpu", or "cuda" (an error when no GPU can be used).
+    std::string device = "auto";
 };
 
 /// Reported during `segment`: stage is "ich", "icm_tissue", "icm_bone" (slices done / total of that network)
@@ -89,6 +98,7 @@ struct LoadedModel {
     std::string path;
     nn::ModelInfo info;
     std::shared_ptr<nn::UNet<float>> net;
+    Device device = Device::cpu();  ///< where the network's parameters live
 };
 
 struct SegmentationResult {
@@ -239,7 +249,7 @@ inline Tensor<float> network_probabilities(LoadedModel& m, const io::Volume& ct,
         Tensor<float> x = Tensor<float>::empty({nb, 1, S, S});
         std::vector<float> win, tmp;
         for (int64_t i = 0; i < nb; ++i) preprocess_slice(vox.data() + (b0 + i) * ny * nx, ny, nx, w, S, x.data() + i * S * S, win, tmp);
-        Var<float> y = m.net->forward(Var<float>(x));
+        Var<float> y = m.net->forward(Var<float>(m.device.is_cuda() ? x.to(m.device) : x));
         if (!m.info.unet.output_sigmoid) y = sigmoid(y);
         const Tensor<float> yc = y.value().to(Device::cpu()).contiguous();
         std::copy(yc.data(), yc.data() + nb * S * S, out.data() + b0 * S * S);
@@ -267,6 +277,38 @@ public:
             tissue_ = load_segmentation_model(icm_tissue, "cavity", "ICM tissue model");
             bone_ = load_segmentation_model(icm_bone, "cavity", "ICM bone model");
         }
+        device_ = resolve_device(opt.device);
+        if (device_.is_cuda()) {
+#if ICHSEG_WITH_CUDA
+            for (LoadedModel* m : {&ich_, &tissue_, &bone_})
+                if (m->net) {
+                    nn::to_device(*m->net, device_);
+                    m->device = device_;
+                }
+#endif
+        }
+    }
+
+    /// The device the networks run on ("cpu" or "cuda").
+    Device device() const { return device_; }
+
+    /// "auto" | "cpu" | "cuda" -> the device to use; `why_not` receives the reason when "auto" falls back to the CPU.
+    static Device resolve_device(const std::string& want, std::string* why_not = nullptr) {
+        ICHSEG_CHECK(want == "auto" || want == "cpu" || want == "cuda", "Segmenter: device must be auto, cpu or cuda; got '",
+                     want, "'");
+        if (want == "cpu") return Device::cpu();
+#if ICHSEG_WITH_CUDA
+        std::string why;
+        if (cuda::device_count(&why) > 0) return Device::cuda();
+        ICHSEG_CHECK(want != "cuda", "Segmenter: device 'cuda' requested, but no GPU can be used: ", why);
+        if (why_not) *why_not = why;
+#else
+        ICHSEG_CHECK(want != "cuda",
+                     "Segmenter: device 'cuda' requested, but this program was built without the ichseg CUDA backend "
+                     "(link ichseg::cuda; docs/cuda.md)");
+        if (why_not) *why_not = "built without the ichseg CUDA backend";
+#endif
+        return Device::cpu();
     }
 
     bool has_icm() const { return static_cast<bool>(tissue_.net); }
@@ -289,7 +331,7 @@ public:
         j["resample"] = to_string(opt_.resample);
         j["batch_size"] = opt_.batch_size;
         j["threads"] = num_threads();
-        j["device"] = "cpu";
+        j["device"] = device_.is_cuda() ? "cuda" : "cpu";
         return j;
     }
 
@@ -373,6 +415,7 @@ public:
 
 private:
     SegmenterOptions opt_;
+    Device device_ = Device::cpu();
     LoadedModel ich_, tissue_, bone_;
 };
 
