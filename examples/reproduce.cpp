@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 
 #include "ichseg/study/pipeline.hpp"
 
@@ -52,6 +53,9 @@ int main(int argc, char** argv) {
         std::printf("outputs:\n");
         for (const auto& f : r.files) std::printf("  %s\n", f.c_str());
     } catch (const Error& e) {
+        std::fprintf(stderr, "ichseg_reproduce: error: %s\n", e.what());
+        return 1;
+    } catch (const std::exception& e) {  // file system, memory: still a message and an exit code, not an abort
         std::fprintf(stderr, "ichseg_reproduce: error: %s\n", e.what());
         return 1;
     }

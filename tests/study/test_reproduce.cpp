@@ -124,6 +124,22 @@ TEST_CASE("tiny reproduction: 10 rows, every figure and table, and a rerun skips
         local_has_decoder = local_has_decoder || k.get<std::string>().rfind("decoder.", 0) == 0;
     CHECK(local_has_decoder);
 
+    // The model files are what ichseg_predict loads: ICM models segment the cavity in their own windows, fold
+    // models segment ICH in the segmentation window at the study's input size.
+    {
+        nn::ModelInfo info;
+        nn::load_model<float>(o.out + "/models/icm_tissue.safetensors", &info);
+        CHECK(info.target == "cavity");
+        CHECK(info.window_lo == data::Window::tissue().lo);
+        nn::load_model<float>(o.out + "/models/icm_bone.safetensors", &info);
+        CHECK(info.target == "cavity");
+        CHECK(info.window_hi == data::Window::bone().hi);
+        nn::load_model<float>(o.out + "/models/physionet/mixed/fold0.safetensors", &info);
+        CHECK(info.target == "ich");
+        CHECK(info.window_lo == data::Window::segmentation().lo);
+        CHECK(info.input_size == o.config.input_size);
+    }
+
     // The ICM only removes predictions: per volume, TP and FP with the ICM never exceed those without.
     const nlohmann::json fold = study::read_json_file(o.out + "/results/physionet/mixed/fold0.json");
     const auto plain = study::volumes_from_json(fold.at("plain"), "plain");

@@ -246,10 +246,12 @@ private:
                 for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
                 log("[", key, "] training on ", all.size(), " slices with cavity masks");
                 train_segmentation(net, c_, r, src, all, 1.0);
-                nn::ModelInfo info;
+                nn::ModelInfo info;  // an ICM model file as ichseg_predict --icm-tissue / --icm-bone expects it
                 info.window_lo = window.lo;
                 info.window_hi = window.hi;
                 info.input_size = c_.input_size;
+                info.target = "cavity";
+                info.description = std::string("study ") + c_.profile + ": " + key + " (intracranial cavity)";
                 nn::save_model(net, info, model);
                 finish_unit(r);
             }
@@ -391,8 +393,13 @@ private:
                 log("[", r.name, "] training on ", slices.size(), " slices of ", fold.train.size(), " volumes");
                 const train::FitResult fr = train_segmentation(net, c_, r, lv.seg, slices, alpha);
                 const std::string model = out("models/" + ds + "/" + m + "/fold" + std::to_string(f) + ".safetensors");
-                nn::ModelInfo info;
+                nn::ModelInfo info;  // an ICH model file for ichseg_predict -m
+                const data::Window sw = data::Window::segmentation();
+                info.window_lo = sw.lo;
+                info.window_hi = sw.hi;
                 info.input_size = c_.input_size;
+                info.target = "ich";
+                info.description = std::string("study ") + c_.profile + ": " + ds + " " + m + " fold " + std::to_string(f);
                 nn::save_model(net, info, model);
                 if (!icm_ready) {
                     std::vector<int64_t> all(static_cast<size_t>(lv.num_cases()));
