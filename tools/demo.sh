@@ -8,6 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build build -j "${ICHSEG_JOBS:-$(nproc)}" --target ichseg_reproduce
+cmake --build build -j "${ICHSEG_JOBS:-$(nproc)}" --target ichseg_reproduce ichseg_predict
 time ./build/examples/ichseg_reproduce --profile quick --data study-quick/data --out study-quick/out \
     --generate-phantoms "$@"
