@@ -81,6 +81,20 @@ TEST_CASE("physionet diagnosis CSV: rows grouped per patient, bad patients set a
     CHECK_THROWS_WITH(parse_physionet_diagnosis("", "e.csv"), Contains("e.csv: empty file"));
 }
 
+TEST_CASE("physionet diagnosis CSV: a row shorter than the PatientNumber column is a bad row (fuzz regression)", "[io][csv][physionet]") {
+    // PatientNumber is the third column here; the row "7" has one field. Reading f[2] of it was a
+    // heap-use-after-free (the record vector keeps destroyed strings past size()), found by tools/fuzz.sh.
+    const std::string text = "name,Category,PatientNumber,SliceNumber,Intraventricular,Intraparenchymal,Subarachnoid,"
+                             "Epidural,Subdural,No_Hemorrhage\n"
+                             "a,b,98,1,0,0,0,0,0,1\n"
+                             "7\n";
+    const PhysioNetDiagnosis d = parse_physionet_diagnosis(text, "short.csv");
+    CHECK(d.patients.size() == 1);
+    REQUIRE(d.bad_rows.size() == 1);
+    CHECK_THAT(d.bad_rows[0].path, Contains("short.csv:3"));
+    CHECK_THAT(d.bad_rows[0].reason, Contains("no valid PatientNumber ('7')"));
+}
+
 TEST_CASE("physionet demographics: two header rows, multi-line cell, footers", "[io][csv][physionet]") {
     const std::string text =
         "Patient Number,\"Age\n(years)\",Gender,Hemorrhage type based on the radiologists diagnosis ,,,,,"

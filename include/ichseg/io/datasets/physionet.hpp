@@ -68,7 +68,10 @@ inline PhysioNetDiagnosis parse_physionet_diagnosis(std::string_view text, const
             return;
         }
         int64_t patient = 0;
-        if (f.empty() || !try_parse_int(f[static_cast<size_t>(c_pat)], patient) || patient < 0) {
+        // bounds first: a short row must not be indexed past its fields (found by fuzzing: the record vector
+        // keeps destroyed strings past size() in its capacity)
+        if (f.size() <= static_cast<size_t>(c_pat) || !try_parse_int(f[static_cast<size_t>(c_pat)], patient) ||
+            patient < 0) {
             d.bad_rows.push_back({source + ":" + std::to_string(line),
                                   "no valid PatientNumber ('" + (f.empty() ? std::string() : f[0]) + "')"});
             return;
