@@ -24,6 +24,7 @@ Two kinds of file:
   train mode (batch statistics) and eval mode (running statistics): the sigmoid output, the mixed Dice loss
   (alpha 0.2) and every parameter gradient, plus the buffers after the train-mode forward.
 """
+import copy
 import os
 import sys
 
@@ -284,6 +285,63 @@ def blob_masks(b, h, w, empty, seed=7):
     return t
 
 
+# ReLU and max-pool are not differentiable at their kinks (z = 0; two equal maxima). A float32 forward lands
+# within ~1e-6 (relative to the channel's RMS) of the float64 one, so an activation that close to a kink may take
+# the other branch in float32 and route its gradient differently: a legitimate O(1e-2) change of a gradient, not
+# an error. This happened: a GCC -fsanitize build moved one batch-norm output of -7.5e-7 (float64) to +2.7e-7 and
+# a bias gradient moved by 3 % of its scale (docs/ops.md section 7). So the parity batch is chosen such that
+# flipping every decision within KINK_REL (10x the float32 deviation) of its kink, all at once, moves no parameter
+# gradient by more than KINK_MAX_DEVIATION of its scale (a third of the C++ test's 3e-4 tolerance).
+KINK_REL = 1e-5
+KINK_MAX_DEVIATION = 1e-4
+
+
+def kink_flip_deviation(net, state, x, t, mode):
+    """Largest change of a parameter gradient (relative to the scale the C++ parity test uses) when every ReLU
+    and 2x2 max-pool decision within KINK_REL * (channel RMS) of its kink is flipped, in float64."""
+    orig_relu, orig_pool = F.relu, F.max_pool2d
+
+    def flipped_relu(z, *args, **kwargs):
+        zd = z.detach()
+        rms = zd.pow(2).mean(dim=(0, 2, 3), keepdim=True).sqrt()
+        return z * ((zd > 0) ^ (zd.abs() < KINK_REL * rms))
+
+    def flipped_pool(p, *args, **kwargs):
+        # Raise each near-tied runner-up just above its window's maximum: the gradient goes to it instead.
+        B, C, H, W = p.shape
+        pd = p.detach()
+        win = pd.reshape(B, C, H // 2, 2, W // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(B, C, H // 2, W // 2, 4)
+        s, idx = win.sort(dim=-1, descending=True)
+        gap = s[..., 0] - s[..., 1]
+        rms = pd.pow(2).mean(dim=(0, 2, 3)).sqrt()[None, :, None, None]
+        near = (gap > 0) & (gap < KINK_REL * rms) & (s[..., 0] > 0)
+        bump = torch.zeros_like(win).scatter_(-1, idx[..., 1:2], (near * 2 * gap).unsqueeze(-1))
+        bump = bump.reshape(B, C, H // 2, W // 2, 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(B, C, H, W)
+        return orig_pool(p + bump, 2)
+
+    def grads(flip):
+        n = copy.deepcopy(net).double()
+        n.load_state_dict(state)
+        n.train(mode == 'train')
+        if flip:
+            F.relu, F.max_pool2d = flipped_relu, flipped_pool
+        try:
+            it.soft_dice_loss(n(x.double()), t.double(), 1.0, 0.2).backward()
+        finally:
+            F.relu, F.max_pool2d = orig_relu, orig_pool
+        return {k: p.grad.clone() for k, p in n.named_parameters()}
+
+    g0, g1 = grads(False), grads(True)
+
+    def scale(k):  # as grad_scale in tests/nn/test_unet_parity.cpp
+        s = g0[k].abs().max().item()
+        if k.endswith('.bias') and k[:-5] + '.weight' in g0:
+            s = max(s, g0[k[:-5] + '.weight'].abs().max().item())
+        return s
+
+    return max((g1[k] - g0[k]).abs().max().item() / scale(k) for k in g0)
+
+
 def gen_unet():
     torch.manual_seed(301)
     cfg = dict(in_channels=1, out_channels=1, base_width=4, depth=4, mid_channels_factor=2)
@@ -300,7 +358,17 @@ def gen_unet():
     print('unet_state.safetensors:', len(state), 'tensors')
 
     t = blob_masks(3, 64, 64, empty={1})
-    x = (t * 0.6 + 0.2 + 0.15 * torch.randn(3, 1, 64, 64)).contiguous()
+    # The test batch: the first noise seed whose batch keeps every ReLU and max-pool decision away from its kink
+    # (see kink_flip_deviation).
+    for seed in range(100):
+        g = torch.Generator().manual_seed(seed)
+        x = (t * 0.6 + 0.2 + 0.15 * torch.randn(3, 1, 64, 64, generator=g)).contiguous()
+        dev = {mode: kink_flip_deviation(net, state, x, t, mode) for mode in ('train', 'eval')}
+        if max(dev.values()) < KINK_MAX_DEVIATION:
+            break
+    else:
+        raise RuntimeError('gen_unet: no batch noise seed in 0..99 keeps the ReLU / max-pool decisions off their kinks')
+    print(f'unet_parity: batch noise seed {seed}, kink-flip deviation train {dev["train"]:.2g}, eval {dev["eval"]:.2g}')
     d = {'x': x, 't': t, 'config': torch.tensor([cfg['in_channels'], cfg['out_channels'], cfg['base_width'],
                                                  cfg['depth'], cfg['mid_channels_factor']])}
     for mode in ('train', 'eval'):

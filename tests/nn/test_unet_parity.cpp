@@ -41,6 +41,8 @@ nn::UNetConfig golden_config() {
 // ichseg's by < 1e-5 (with im2col / Winograd F(2x2) forward convolutions). Allowed: 1e-5 of the scale for the
 // output, 1e-5 relative for the loss and the running statistics, 3e-4 of the scale for gradients (about 4x
 // PyTorch's own float32 error). A wrong derivative or a mismatched layer gives O(1) errors.
+// The batch keeps every ReLU and max-pool decision off its kink (tests/golden/gen_golden.py checks it), so
+// a different float32 rounding cannot legitimately send a gradient down the other branch (docs/ops.md §7).
 constexpr double kOutRel = 1e-5, kGradRel = 3e-4, kLossRel = 1e-5, kStatRel = 1e-5;
 
 /// The scale a gradient's rounding error is measured against: its own largest element, or, if larger, that of
