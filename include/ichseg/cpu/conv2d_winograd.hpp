@@ -447,12 +447,12 @@ void wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw) {
 
 }  // namespace detail
 
-/// y (N,K,H,W) = conv3x3(x, w) + b. Always F(2x2): the forward output feeds train-mode batch norm, whose
-/// backward divides by the per-channel spread and amplified F(4x4)'s larger rounding (~17 ulp of the output
-/// scale) into weight-gradient errors of 1e-3 of their scale in the U-Net parity test; F(2x2) keeps them at
-/// the level of direct convolution. dgrad and wgrad use F(4x4) where it applies (their errors are not amplified).
+/// y (N,K,H,W) = conv3x3(x, w) + b, with F(4x4) from 32 x 32 (use_f4) and F(2x2) below. F(4x4)'s forward
+/// rounding (~17 ulp of the output scale, 5x im2col's) keeps the U-Net parity test at the level of direct
+/// convolution (docs/ops.md §6).
 inline void conv2d_fprop(const ConvGeometry& g, const float* x, const float* w, const float* b, float* y) {
-    detail::fprop<F2>(g, x, w, b, y);
+    if (use_f4(g)) detail::fprop<F4>(g, x, w, b, y);
+    else detail::fprop<F2>(g, x, w, b, y);
 }
 
 /// dx (N,C,H,W) from dy (N,K,H,W): the convolution of dy with the rotated, transposed filter.
