@@ -3,6 +3,7 @@
 ///   ichseg_reproduce --profile quick --data ./study-quick/data --out ./study-quick/out --generate-phantoms
 ///   ichseg_reproduce --profile paper --data /data/ich --out /runs/paper            (real layouts under /data/ich)
 ///   ichseg_reproduce --config examples/configs/quick.json --data ... --out ...
+///   ichseg_reproduce --profile paper --device cuda ...   (the GPU, or an error before any work when none is usable)
 /// The logic lives in include/ichseg/study/; this file parses the command line and prints the outcome.
 #include <CLI/CLI.hpp>
 
@@ -39,13 +40,22 @@ int main(int argc, char** argv) {
                  "write synthetic phantoms in the four layouts under --data first (skipped when already there)");
     app.add_option("--threads", threads, "compute threads (default: the config's, 0 = all cores)");
     app.add_flag("--quiet", quiet, "no training progress lines");
+    app.add_option("--device", o.device,
+                   "where the networks train and run: auto (the GPU when this program has the CUDA backend and a GPU "
+                   "is usable, else the CPU), cpu, or cuda (an error when no GPU can be used); not part of the "
+                   "config: a run may be resumed on another device")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
     CLI11_PARSE(app, argc, argv);
     try {
         o.config = config_file.empty() ? study::profile_config(profile) : study::load_config(config_file, profile);
         if (threads > 0) o.config.threads = threads;
         o.progress = !quiet;
-        std::printf("ichseg_reproduce: profile %s, %d threads, data %s, output %s\n", o.config.profile.c_str(),
-                    o.config.threads > 0 ? o.config.threads : num_threads(), o.data_root.c_str(), o.out.c_str());
+        // Resolved here too (run_study does it again and logs "training on ...") so that "--device cuda"
+        // without a GPU fails before any output is written.
+        const study::DeviceChoice dev = study::resolve_device(o.device);
+        std::printf("ichseg_reproduce: profile %s, %d threads, device %s, data %s, output %s\n",
+                    o.config.profile.c_str(), o.config.threads > 0 ? o.config.threads : num_threads(),
+                    dev.device.str().c_str(), o.data_root.c_str(), o.out.c_str());
         std::fflush(stdout);
         const study::StudyResult r = study::run_study(o);
         std::printf("\n%s\n", r.table3.c_str());

@@ -8,6 +8,11 @@
 /// training-state checkpoint under <out>/work/ (one fixed path per unit), written atomically by train::fit.
 /// <out>/config.json records the resolved config; a rerun with a different config into the same folder is
 /// refused, so results of two configs never mix. Stale temporary files of killed runs are removed at start.
+///
+/// Device (StudyOptions::device, study/device.hpp): resolved before anything is written ("cuda" without a
+/// usable GPU is an error that names why), logged as "training on cuda:0 (...)" / "training on the CPU
+/// (reason)" and recorded in every fold result ("device"). It is not part of the config identity: a run
+/// started on the CPU may be resumed on a GPU (all files are device-independent safetensors / JSON).
 #pragma once
 
 #include <signal.h>
@@ -28,6 +33,7 @@
 #include "ichseg/eval/tsne.hpp"
 #include "ichseg/nn/model_file.hpp"
 #include "ichseg/study/data.hpp"
+#include "ichseg/study/device.hpp"
 #include "ichseg/study/evaluate.hpp"
 #include "ichseg/study/training.hpp"
 
@@ -41,6 +47,9 @@ struct StudyOptions {
     std::string out;
     bool generate_phantoms = false;
     bool progress = true;  ///< training progress lines on stderr
+    /// Where the networks train and run: "auto" (the GPU when this program links the CUDA backend and a GPU is
+    /// usable, else the CPU), "cpu" or "cuda" (an error, before any work, when no GPU can be used).
+    std::string device = "auto";
     /// Where the stage messages go (default: stdout).
     std::function<void(const std::string&)> log;
 };
@@ -50,6 +59,7 @@ struct StudyResult {
     std::vector<std::string> files;  ///< main outputs
     int units_run = 0, units_skipped = 0;
     double seconds = 0;
+    std::string device;              ///< "cpu" or "cuda:0": where this run trained
 };
 
 /// The segmentation methods trained per fold (pretext keys are the transferred models).
@@ -136,11 +146,14 @@ public:
     StudyResult run() {
         const auto t0 = std::chrono::steady_clock::now();
         c_.validate("config");
+        dev_ = resolve_device(o_.device);  // before anything is written: "cuda" without a GPU stops here
+        result_.device = dev_.device.str();
         if (c_.threads > 0) set_num_threads(c_.threads);
         detail::mkdirs(o_.out);
         const int stale = detail::remove_stale_temporaries(o_.out);
         if (stale) log("removed ", stale, " temporary file(s) left by an interrupted run");
         check_config_record();
+        log(dev_.describe());
         const DataPaths paths = DataPaths::under(o_.data_root);
         if (o_.generate_phantoms) phantoms_stage();
 
@@ -221,6 +234,7 @@ private:
         r.stage = s;
         r.seed = detail::unit_seed(c_.seed, key);
         r.progress = o_.progress;
+        r.device = dev_.device;
         return r;
     }
     void finish_unit(const RunSpec& r) {
@@ -255,7 +269,9 @@ private:
                 nn::save_model(net, info, model);
                 finish_unit(r);
             }
-            (std::string(key) == "icm_tissue" ? icm_tissue_ : icm_bone_) = nn::load_model<float>(model);
+            auto& icm_net = std::string(key) == "icm_tissue" ? icm_tissue_ : icm_bone_;
+            icm_net = nn::load_model<float>(model);  // on the CPU; evaluation runs it on the study's device
+            module_to_device(*icm_net, dev_.device);
         }
     }
 
@@ -305,6 +321,7 @@ private:
         nn::UNet<float> enc_host(c_.unet_config());
         nn::load_matching(enc_host, pretext_weights(p));  // copies encoder.* (and more where it exists)
         enc_host.eval();
+        module_to_device(enc_host, dev_.device);
         data::PipelineOptions pipe = pipeline(c_, data::Task::classification, false);
         data::LoaderOptions lo;
         lo.batch_size = 32;
@@ -318,7 +335,10 @@ private:
         int64_t d = 0;
         NoGradGuard ng;
         while (auto b = loader.next()) {
-            const Tensor<float> f = global_avg_pool(enc_host.encoder->forward(Var<float>(b->images))).value().contiguous();
+            const Tensor<float> f =
+                to_device(global_avg_pool(enc_host.encoder->forward(Var<float>(to_device(b->images, dev_.device)))).value(),
+                          Device::cpu())
+                    .contiguous();
             d = f.shape()[1];
             feats.insert(feats.end(), f.data(), f.data() + f.numel());
             for (int64_t i = 0; i < b->size(); ++i) {
@@ -415,6 +435,7 @@ private:
                                     {"train_slices", slices.size()},
                                     {"epoch_loss", fr.epoch_loss},
                                     {"resumed", fr.resumed},
+                                    {"device", dev_.device.str()},
                                     {"model", model},
                                     {"plain", volumes_json(ev.plain)},
                                     {"icm", volumes_json(ev.with_icm)}};
@@ -496,6 +517,7 @@ private:
 
     StudyOptions o_;
     StudyConfig c_;
+    DeviceChoice dev_;
     StudyResult result_;
     std::map<std::string, LoadedVolumes> volumes_;
     LoadedVolumes icm_data_;
