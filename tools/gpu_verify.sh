@@ -21,7 +21,7 @@ BUILD="$ROOT/build-gpu"
 DIST="$BUILD/dist"
 ARCH="${ICHSEG_GPU_ARCH:-90}"
 JOBS="${ICHSEG_JOBS:-2}"
-BINARIES=(test_cuda test_cuda_cudnn bench_cuda_layers bench_cuda_train_step bench_cuda_losses)
+BINARIES=(test_cuda test_cuda_cudnn test_cuda_study bench_cuda_layers bench_cuda_train_step bench_cuda_losses)
 
 build() {
     set -e
@@ -34,7 +34,7 @@ build() {
     echo "== build ${BINARIES[*]}"
     cmake --build "$BUILD" -j "$JOBS" --target "${BINARIES[@]}"
     rm -rf "$DIST" && mkdir -p "$DIST/bin" "$DIST/lib"
-    for b in test_cuda test_cuda_cudnn; do cp "$BUILD/tests/cuda/$b" "$DIST/bin/"; done
+    for b in test_cuda test_cuda_cudnn test_cuda_study; do cp "$BUILD/tests/cuda/$b" "$DIST/bin/"; done
     for b in bench_cuda_layers bench_cuda_train_step bench_cuda_losses; do cp "$BUILD/benchmarks/$b" "$DIST/bin/"; done
     strip "$DIST"/bin/* || true
     # Bundle every shared library that is not part of glibc / the C++ runtime / the driver (libbenchmark, libgomp):
@@ -99,7 +99,7 @@ PY
 run_tests() {
     echo "== [cuda] tests"
     local rc=0
-    for t in test_cuda test_cuda_cudnn; do
+    for t in test_cuda test_cuda_cudnn test_cuda_study; do
         echo "---- $t" | tee -a "$OUTDIR/tests.log"
         timeout 420 "$DIST/bin/$t" --durations yes 2>&1 | tail -n 400 | tee -a "$OUTDIR/tests.log"
         local r=${PIPESTATUS[0]}
