@@ -245,3 +245,53 @@ TEST_CASE("phantom: geometry varies, full coverage, gantry tilt shears the affin
     CHECK(io::axis_codes(tilted.ct.affine) == "LPS");
     CHECK_THROWS(generate_phantom(PhantomParams{8}, 1));
 }
+
+TEST_CASE("phantom: lesion_scale enlarges the hemorrhages only, fov_mm fixes the field of view", "[data][phantom]") {
+    for (const IchSubtype t : {IchSubtype::IPH, IchSubtype::EDH, IchSubtype::SDH, IchSubtype::SAH}) {
+        INFO("subtype " << static_cast<int>(t));
+        PhantomParams p = small(1u << static_cast<int>(t));
+        const Phantom a = generate_phantom(p, 21);
+        p.lesion_scale = 1.5;
+        const Phantom b = generate_phantom(p, 21);
+        check_consistency(b);
+        // the same draws (head, pose, lesion placement): the cavity and the lesion centres are unchanged
+        REQUIRE(a.lesions.size() == b.lesions.size());
+        for (size_t i = 0; i < a.lesions.size(); ++i)
+            for (int d = 0; d < 3; ++d) CHECK(b.lesions[i].center[static_cast<size_t>(d)] == a.lesions[i].center[static_cast<size_t>(d)]);
+        CHECK(std::equal(a.brain.voxels.data(), a.brain.voxels.data() + a.brain.voxels.numel(), b.brain.voxels.data()));
+        // the larger lesion contains the smaller one and is larger
+        int64_t na = 0, nb = 0, kept = 0;
+        for (int64_t i = 0; i < a.ich.voxels.numel(); ++i) {
+            na += a.ich.voxels.data()[i];
+            nb += b.ich.voxels.data()[i];
+            kept += a.ich.voxels.data()[i] & b.ich.voxels.data()[i];
+        }
+        CHECK(na > 0);
+        CHECK(kept == na);
+        CHECK(nb > na);
+        if (t == IchSubtype::IPH || t == IchSubtype::EDH)
+            CHECK(b.lesions[0].size_mm == Approx(1.5 * a.lesions[0].size_mm));
+        // outside both masks (and away from an IPH's oedema rim) the CT is the same
+        int64_t same = 0, outside = 0;
+        for (int64_t i = 0; i < a.ct.voxels.numel(); ++i) {
+            if (a.ich.voxels.data()[i] || b.ich.voxels.data()[i]) continue;
+            ++outside;
+            same += std::fabs(a.ct.voxels.data()[i] - b.ct.voxels.data()[i]) < 1e-3f;
+        }
+        CHECK(same > outside * 9 / 10);
+    }
+    PhantomParams f = small(0, 0);
+    f.fov_mm = 200;
+    const Phantom g = generate_phantom(f, 3);
+    CHECK(g.ct.spacing[0] == Approx(200.0 / 64));
+    CHECK(g.ct.spacing[1] == Approx(200.0 / 64));
+    const Phantom r = generate_phantom(small(0, 0), 3);  // default: U(210, 250) mm
+    CHECK(r.ct.spacing[0] * 64 >= 210 - 1e-9);
+    CHECK(r.ct.spacing[0] * 64 <= 250 + 1e-9);
+    PhantomParams bad = small();
+    bad.lesion_scale = 5;
+    CHECK_THROWS(generate_phantom(bad, 1));
+    bad.lesion_scale = 1;
+    bad.fov_mm = 50;
+    CHECK_THROWS(generate_phantom(bad, 1));
+}

@@ -79,6 +79,18 @@ TEST_CASE("quick profile keeps the evaluation protocol of the paper", "[study][c
     CHECK(q.contrastive_tau == p.contrastive_tau);
 }
 
+TEST_CASE("only the quick profile changes the phantoms' field of view and lesion sizes", "[study][config]") {
+    for (const std::string name : {"paper", "tiny"}) {
+        const study::StudyConfig c = study::profile_config(name);
+        CHECK(c.phantom_fov == 0);             // random 210-250 mm per volume (PhantomParams default)
+        CHECK(c.phantom_lesion_scale == 1.0);  // clinical hemorrhage sizes
+    }
+    const study::StudyConfig q = study::profile_config("quick");
+    CHECK(q.phantom_fov == 200);
+    CHECK(q.phantom_lesion_scale == 1.5);
+    CHECK(q.phantom_spacing == 5.0);
+}
+
 TEST_CASE("a config file overrides only its keys on top of its profile", "[study][config]") {
     const std::string path = write_config("override", R"({"profile": "tiny", "lr": 0.002,
         "stages": {"icm_bone": {"epochs": 7}}, "phantoms": {"physionet": 6}})");
@@ -109,6 +121,10 @@ TEST_CASE("config errors name the key and the file", "[study][config]") {
     require_error([&] { study::load_config(size); }, {size, "'input_size' = 60", "multiple"});
     const std::string batch = write_config("batch", R"({"stages": {"classification": {"batch_size": 1}}})");
     require_error([&] { study::load_config(batch); }, {batch, "'stages.classification.batch_size' = 1"});
+    const std::string lesion = write_config("lesion", R"({"phantoms": {"lesion_scale": 5.0}})");
+    require_error([&] { study::load_config(lesion); }, {lesion, "'phantoms.lesion_scale' = 5"});
+    const std::string fov = write_config("fov", R"({"profile": "quick", "phantoms": {"fov": 50.0}})");
+    require_error([&] { study::load_config(fov); }, {fov, "'phantoms.fov' = 50"});
     const std::string prof = write_config("profile", R"({"profile": "fast"})");
     require_error([&] { study::load_config(prof); }, {prof, "'profile'", "fast"});
     const std::string bad = write_config("json", "{\"lr\": 0.1,");

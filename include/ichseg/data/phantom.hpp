@@ -58,6 +58,9 @@ struct PhantomParams {
     double noise_sd = -1;          ///< HU; < 0: U(3, 7)
     bool mimics = true;            ///< venous sinuses, calcifications, beam hardening, falx, couch
     double pose_jitter = 1.0;      ///< 0 = centred and upright head
+    double lesion_scale = 1.0;     ///< multiplies the drawn hemorrhage sizes (IPH radii, EDH thickness and extent,
+                                   ///< SDH thickness, SAH extent; IVH fills the ventricles as before), 0.25..3;
+                                   ///< 1 = the clinical ranges above (the random draws do not depend on it)
 };
 
 struct PhantomLesion {
@@ -593,6 +596,10 @@ inline Phantom generate_phantom_attempt(const PhantomParams& prm, uint64_t seed,
     ICHSEG_CHECK(prm.slices >= 0 && prm.slices <= 2000, "generate_phantom: slices ", prm.slices, " outside 0..2000");
     ICHSEG_CHECK(prm.slice_spacing > 0.1 && prm.slice_spacing <= 20, "generate_phantom: slice spacing ",
                  prm.slice_spacing, " mm outside (0.1, 20]");
+    ICHSEG_CHECK(prm.lesion_scale >= 0.25 && prm.lesion_scale <= 3, "generate_phantom: lesion scale ",
+                 prm.lesion_scale, " outside 0.25..3");
+    ICHSEG_CHECK(prm.fov_mm == 0 || (prm.fov_mm >= 100 && prm.fov_mm <= 500), "generate_phantom: field of view ",
+                 prm.fov_mm, " mm outside 100..500 (0 = random)");
     ICHSEG_CHECK(std::fabs(prm.gantry_tilt_deg) < 40, "generate_phantom: gantry tilt ", prm.gantry_tilt_deg,
                  " deg is not plausible");
     Rng rng(seed, stream_id(0x9ea7, 1, attempt));
@@ -795,6 +802,16 @@ inline Phantom generate_phantom_attempt(const PhantomParams& prm, uint64_t seed,
                 L.hu = rng.uniform(45, 75);
                 L.size_mm = 10 * k;
                 break;
+            }
+        }
+        if (prm.lesion_scale != 1.0) {  // after all draws of this lesion: the random stream is unchanged
+            const double ls = prm.lesion_scale;
+            switch (t) {
+                case IchSubtype::EDH: L.r.x *= ls; L.r.y *= ls; L.swirl *= ls; L.size_mm = L.r.y; break;
+                case IchSubtype::SDH: L.r.x *= ls; break;  // thickness; the extent already spans a convexity
+                case IchSubtype::SAH: L.r.x *= ls; L.size_mm = L.r.x; break;
+                case IchSubtype::IPH: L.r = ls * L.r; L.size_mm *= ls; break;
+                case IchSubtype::IVH: break;
             }
         }
         // bounding spheres for quick rejection

@@ -45,6 +45,9 @@ struct LayoutOptions {
     uint64_t seed = 1;
     double ich_fraction = 0.5;  ///< share of volumes with ICH (ignored by Seg-CQ500: all have ICH)
     bool quirks = true;         ///< include the real layouts' oddities (see the file comment)
+    double fov_mm = 0;          ///< reconstruction field of view (mm) of every phantom; 0 = the phantom's random
+                                ///< U(210, 250) mm (data::PhantomParams::fov_mm)
+    double lesion_scale = 1.0;  ///< data::PhantomParams::lesion_scale (1 = clinical size ranges)
 };
 
 struct WrittenCase {
@@ -97,6 +100,8 @@ inline data::Phantom case_phantom(const LayoutOptions& o, int64_t index, int ich
     p.slice_spacing = spacing;
     p.ich = ich;
     p.gantry_tilt_deg = tilt;
+    p.fov_mm = o.fov_mm;
+    p.lesion_scale = o.lesion_scale;
     return data::generate_phantom(p, data::mix64(o.seed ^ data::stream_id(layout_tag, static_cast<uint64_t>(index))));
 }
 

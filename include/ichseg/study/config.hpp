@@ -79,6 +79,8 @@ struct StudyConfig {
     int64_t phantom_rsna_studies = 100;
     int64_t phantom_rsna_slices = 24;
     double phantom_ich_fraction = 0.5;  ///< PhysioNet and RSNA share of ICH volumes
+    double phantom_fov = 0;             ///< reconstruction field of view (mm); 0 = random U(210, 250) per volume
+    double phantom_lesion_scale = 1.0;  ///< data::PhantomParams::lesion_scale (1 = clinical size ranges)
 
     /// The U-Net of a stage: width / depth / factor / dropout from the config.
     nn::UNetConfig unet_config(bool sigmoid = true) const {
@@ -170,7 +172,9 @@ inline nlohmann::json to_json(const StudyConfig& c) {
                   {"icm", c.phantom_icm},
                   {"rsna_studies", c.phantom_rsna_studies},
                   {"rsna_slices", c.phantom_rsna_slices},
-                  {"ich_fraction", c.phantom_ich_fraction}}}};
+                  {"ich_fraction", c.phantom_ich_fraction},
+                  {"fov", c.phantom_fov},
+                  {"lesion_scale", c.phantom_lesion_scale}}}};
 }
 
 /// Overlay the keys present in `j` onto `c`; `where` names the source (file) in error messages.
@@ -241,6 +245,8 @@ inline void apply_json(StudyConfig& c, const nlohmann::json& j, const std::strin
         read_key(p, "rsna_studies", c.phantom_rsna_studies, where);
         read_key(p, "rsna_slices", c.phantom_rsna_slices, where);
         read_key(p, "ich_fraction", c.phantom_ich_fraction, where);
+        read_key(p, "fov", c.phantom_fov, where);
+        read_key(p, "lesion_scale", c.phantom_lesion_scale, where);
     }
 }
 
@@ -308,6 +314,10 @@ inline void StudyConfig::validate(const std::string& where) const {
     need(phantom_rsna_slices >= 2, "phantoms.rsna_slices", phantom_rsna_slices, ">= 2");
     need(phantom_ich_fraction > 0 && phantom_ich_fraction < 1, "phantoms.ich_fraction", phantom_ich_fraction,
          "(0, 1)");
+    need(phantom_fov == 0 || (phantom_fov >= 100 && phantom_fov <= 500), "phantoms.fov", phantom_fov,
+         "0 (random 210-250 mm) or 100..500 mm");
+    need(phantom_lesion_scale >= 0.25 && phantom_lesion_scale <= 3, "phantoms.lesion_scale", phantom_lesion_scale,
+         "0.25..3");
 }
 
 /// A built-in profile: "paper", "quick" or "tiny".
@@ -320,10 +330,11 @@ inline StudyConfig profile_config(const std::string& name) {
         c.unet.base_width = 8;
         c.unet.depth = 4;
         c.lr = 5e-3;  // few epochs: a larger step (docs/deviations.md)
-        c.icm_tissue = {4, 16};
-        c.icm_bone = {4, 16};
-        c.physionet_supervised = {5, 8};
-        c.segcq500_supervised = {5, 8};
+        c.augment = false;  // ~100 steps per model: augmentation slowed convergence (docs/deviations.md)
+        c.icm_tissue = {12, 8};
+        c.icm_bone = {12, 8};
+        c.physionet_supervised = {8, 8};
+        c.segcq500_supervised = {8, 8};
         c.context_restoration = {2, 16};
         c.global_contrastive = {2, 16};
         c.local_contrastive = {2, 16};
@@ -331,12 +342,16 @@ inline StudyConfig profile_config(const std::string& name) {
         c.pretext_validation = 100;
         c.context_patch = 5;
         c.tsne_iterations = 500;
+        // 64 px over a 200 mm field of view (3.1 mm pixels), 6 slices of 5 mm (the PhysioNet spacing) and the
+        // upper half of the clinical hemorrhage sizes (docs/deviations.md)
         c.phantom_size = 64;
-        c.phantom_slices = 8;
-        c.phantom_spacing = 12.0;
+        c.phantom_slices = 6;
+        c.phantom_spacing = 5.0;
+        c.phantom_fov = 200;
+        c.phantom_lesion_scale = 1.5;
         c.phantom_physionet = 20;
         c.phantom_segcq500 = 6;
-        c.phantom_icm = 6;
+        c.phantom_icm = 12;
         c.phantom_rsna_studies = 20;
         c.phantom_rsna_slices = 10;
         return c;

@@ -46,6 +46,8 @@ inline std::vector<std::string> generate_phantoms(const std::string& root, const
     o.slices = c.phantom_slices;
     o.spacing = c.phantom_spacing;
     o.ich_fraction = c.phantom_ich_fraction;
+    o.fov_mm = c.phantom_fov;
+    o.lesion_scale = c.phantom_lesion_scale;
     o.quirks = true;
     std::vector<std::string> lines;
     auto count_ich = [](const io::LayoutManifest& m) {
