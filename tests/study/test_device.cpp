@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "ichseg/study/pipeline.hpp"
+#include "study_test_util.hpp"
 #include "support/errors.hpp"
 
 namespace test_study_device {
@@ -24,19 +25,9 @@ namespace test_study_device {
 using namespace ichseg;
 namespace fs = std::filesystem;
 
-std::string fresh_dir(const std::string& name) {
-    const std::string d = std::string(ICHSEG_TEST_BINARY_DIR) + "/study_device/" + name;
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+using test::slurp;
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
+std::string fresh_dir(const std::string& name) { return test::fresh_dir("study_device", name); }
 
 /// Run ichseg_reproduce with `args` (stdout + stderr to `log`), no GPU visible when `hide_gpus`; exit code.
 int run_reproduce(const std::vector<std::string>& args, const std::string& log, bool hide_gpus = false) {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "ichseg/study/pipeline.hpp"
+#include "study_test_util.hpp"
 #include "support/errors.hpp"
 
 namespace test_study_reproduce {
@@ -24,19 +25,9 @@ namespace test_study_reproduce {
 using namespace ichseg;
 namespace fs = std::filesystem;
 
-std::string fresh_dir(const std::string& name) {
-    const std::string d = std::string(ICHSEG_TEST_BINARY_DIR) + "/study_reproduce/" + name;
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+using test::slurp;
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
+std::string fresh_dir(const std::string& name) { return test::fresh_dir("study_reproduce", name); }
 
 bool is_png(const std::string& path) {
     const std::string b = slurp(path);
