@@ -87,7 +87,7 @@ TEST_CASE("only the quick profile changes the phantoms' field of view and lesion
     }
     const study::StudyConfig q = study::profile_config("quick");
     CHECK(q.phantom_fov == 200);
-    CHECK(q.phantom_lesion_scale == 1.5);
+    CHECK(q.phantom_lesion_scale == 2.0);
     CHECK(q.phantom_spacing == 5.0);
 }
 

@@ -59,7 +59,8 @@ struct PhantomParams {
     bool mimics = true;            ///< venous sinuses, calcifications, beam hardening, falx, couch
     double pose_jitter = 1.0;      ///< 0 = centred and upright head
     double lesion_scale = 1.0;     ///< multiplies the drawn hemorrhage sizes (IPH radii, EDH thickness and extent,
-                                   ///< SDH thickness, SAH extent; IVH fills the ventricles as before), 0.25..3;
+                                   ///< SDH thickness, SAH extent and, when > 1, the width of the sulci, fissures
+                                   ///< and cisterns it fills; IVH fills the ventricles as before), 0.25..3;
                                    ///< 1 = the clinical ranges above (the random draws do not depend on it)
 };
 
@@ -154,6 +155,7 @@ struct LesionModel {
     double level = 0;        ///< IVH: blood where y < level
     double edema = 0;        ///< IPH oedema rim (mm)
     double swirl = 0;        ///< EDH hypodense core radius (mm), 0 = none
+    double distend = 1;      ///< SAH: the CSF spaces the blood fills are this many times wider (1 = anatomy as drawn)
     WaveField wobble;        ///< boundary irregularity
     double size_mm = 0;
     V3 bc{0, 0, 0};          ///< bounding sphere (quick rejection)
@@ -230,7 +232,9 @@ public:
     }
 
     /// Base anatomy at p (patient mm). `tissue` receives the class, `d_in` the depth below the inner table.
-    Sample base(V3 p, Tissue& tissue, double& d_in) const {
+    /// `csf_widen` > 1 widens the subarachnoid spaces (sulci, fissures, cisterns, CSF rim) by that factor; the
+    /// SAH membership test uses it for clot that distends the spaces it fills.
+    Sample base(V3 p, Tissue& tissue, double& d_in, double csf_widen = 1.0) const {
         Sample s;
         tissue = T_AIR;
         d_in = -1;
@@ -281,7 +285,7 @@ public:
             }
         }
         s.cavity = true;
-        brain(p, d_in, tissue, s);
+        brain(p, d_in, tissue, s, csf_widen);
         return s;
     }
 
@@ -363,10 +367,10 @@ public:
         return false;
     }
 
-    void brain(V3 p, double d_in, Tissue& tissue, Sample& s) const {
+    void brain(V3 p, double d_in, Tissue& tissue, Sample& s, double cw) const {
         const double ax = std::fabs(p.x);
         const double tex = 1.5 * std::sin(0.11 * p.x + 0.07 * p.y + 1.3) * std::cos(0.09 * p.z - 0.05 * p.x + tex_phase_);
-        const double t_csf = (1.4 + 3.0 * atrophy_) * k_;
+        const double t_csf = (1.4 + 3.0 * atrophy_) * k_ * cw;
         const bool posterior_fossa = p.z < -26 * k_ && p.y < -0.05 * B_;
         // venous sinuses and falx (mimics)
         if (mimics_) {
@@ -390,7 +394,7 @@ public:
                 s.hu = static_cast<float>(falx_calc_);
             return;
         }
-        if (falx_zone && ax < (1.6 + 2.5 * atrophy_) * k_) {
+        if (falx_zone && ax < (1.6 + 2.5 * atrophy_) * k_ * cw) {
             tissue = T_SULCUS;
             s.hu = static_cast<float>(hu_csf_);
             return;
@@ -432,7 +436,7 @@ public:
                 s.hu = static_cast<float>(hu_wm_ + 3 + tex);
                 return;
             }
-            if (e < 1.35 + 0.4 * atrophy_) {
+            if (e < 1 + (0.35 + 0.4 * atrophy_) * cw) {
                 tissue = T_CISTERN;
                 s.hu = static_cast<float>(hu_csf_);
                 return;
@@ -445,7 +449,7 @@ public:
         }
         // Sylvian fissures
         if (ax > 0.40 * A_ && p.y > -0.15 * B_ && p.y < 0.3 * B_ &&
-            std::fabs(p.z - (-5 * k_ + 0.12 * p.y)) < (1.2 + 2.5 * atrophy_) * k_ && d_in < 38 * k_) {
+            std::fabs(p.z - (-5 * k_ + 0.12 * p.y)) < (1.2 + 2.5 * atrophy_) * k_ * cw && d_in < 38 * k_) {
             tissue = T_FISSURE;
             s.hu = static_cast<float>(hu_csf_);
             return;
@@ -454,7 +458,7 @@ public:
             const double f = folia_(p);
             tissue = std::fabs(f) < 0.5 ? T_GM : T_WM;
             s.hu = static_cast<float>((std::fabs(f) < 0.5 ? hu_gm_ : hu_wm_ + 5) + tex);
-            if (std::fabs(f) < 0.08 + 0.1 * atrophy_ && d_in < 20 * k_) {
+            if (std::fabs(f) < (0.08 + 0.1 * atrophy_) * cw && d_in < 20 * k_) {
                 tissue = T_SULCUS;
                 s.hu = static_cast<float>(hu_csf_);
             }
@@ -469,7 +473,7 @@ public:
             const double r = norm(p);
             n = r > 1e-6 ? std::fabs(sulci_((80.0 * k_ / r) * p)) : 10;
         }
-        const double w = 0.08 + 0.12 * atrophy_;
+        const double w = (0.08 + 0.12 * atrophy_) * cw;
         if (depth < sul_depth && n < w * (1 - 0.5 * depth / sul_depth)) {
             tissue = T_SULCUS;
             s.hu = static_cast<float>(hu_csf_);
@@ -556,9 +560,16 @@ inline bool in_lesion(const LesionModel& L, const HeadModel& H, V3 p, Tissue tis
             return true;
         }
         case IchSubtype::SAH: {
-            if (tissue != T_SULCUS && tissue != T_FISSURE && tissue != T_CISTERN && tissue != T_CSF_RIM) return false;
+            auto subarachnoid = [](Tissue t) { return t == T_SULCUS || t == T_FISSURE || t == T_CISTERN || t == T_CSF_RIM; };
+            if (!subarachnoid(tissue) && L.distend <= 1) return false;
             const double d = norm(p - L.c);
             if (d > L.r.x * (1 + 0.25 * L.wobble(p))) return false;
+            if (!subarachnoid(tissue)) {  // does the distended space reach p?
+                Tissue t2;
+                double d2;
+                H.base(p, t2, d2, L.distend);
+                if (!subarachnoid(t2)) return false;
+            }
             hu = L.hu;
             return true;
         }
@@ -809,7 +820,7 @@ inline Phantom generate_phantom_attempt(const PhantomParams& prm, uint64_t seed,
             switch (t) {
                 case IchSubtype::EDH: L.r.x *= ls; L.r.y *= ls; L.swirl *= ls; L.size_mm = L.r.y; break;
                 case IchSubtype::SDH: L.r.x *= ls; break;  // thickness; the extent already spans a convexity
-                case IchSubtype::SAH: L.r.x *= ls; L.size_mm = L.r.x; break;
+                case IchSubtype::SAH: L.r.x *= ls; L.distend = ls; L.size_mm = L.r.x; break;
                 case IchSubtype::IPH: L.r = ls * L.r; L.size_mm *= ls; break;
                 case IchSubtype::IVH: break;
             }

@@ -342,14 +342,15 @@ inline StudyConfig profile_config(const std::string& name) {
         c.pretext_validation = 100;
         c.context_patch = 5;
         c.tsne_iterations = 500;
-        // 64 px over a 200 mm field of view (3.1 mm pixels), 6 slices of 5 mm (the PhysioNet spacing) and the
-        // upper half of the clinical hemorrhage sizes (docs/deviations.md)
+        // 64 px over a 200 mm field of view (3.1 mm pixels), 6 slices of 5 mm (the PhysioNet spacing), hemorrhages
+        // twice their clinical size (SAH: twice as thick, so that it spans a 3.1 mm pixel) and 30 PhysioNet-layout
+        // volumes, so that each fold trains on ~13 ICH volumes (docs/deviations.md)
         c.phantom_size = 64;
         c.phantom_slices = 6;
         c.phantom_spacing = 5.0;
         c.phantom_fov = 200;
-        c.phantom_lesion_scale = 1.5;
-        c.phantom_physionet = 20;
+        c.phantom_lesion_scale = 2.0;
+        c.phantom_physionet = 30;
         c.phantom_segcq500 = 6;
         c.phantom_icm = 12;
         c.phantom_rsna_studies = 20;
