@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "ichseg/autograd/grad_mode.hpp"
+#include "ichseg/core/device_choice.hpp"
 #include "ichseg/core/error.hpp"
 #include "ichseg/core/parallel.hpp"
 #include "ichseg/data/resize.hpp"
@@ -292,23 +293,12 @@ public:
     /// The device the networks run on ("cpu" or "cuda").
     Device device() const { return device_; }
 
-    /// "auto" | "cpu" | "cuda" -> the device to use; `why_not` receives the reason when "auto" falls back to the CPU.
+    /// "auto" | "cpu" | "cuda" -> the device to use (ichseg::resolve_device, core/device_choice.hpp); `why_not`
+    /// receives the reason when "auto" falls back to the CPU.
     static Device resolve_device(const std::string& want, std::string* why_not = nullptr) {
-        ICHSEG_CHECK(want == "auto" || want == "cpu" || want == "cuda", "Segmenter: device must be auto, cpu or cuda; got '",
-                     want, "'");
-        if (want == "cpu") return Device::cpu();
-#if ICHSEG_WITH_CUDA
-        std::string why;
-        if (cuda::device_count(&why) > 0) return Device::cuda();
-        ICHSEG_CHECK(want != "cuda", "Segmenter: device 'cuda' requested, but no GPU can be used: ", why);
-        if (why_not) *why_not = why;
-#else
-        ICHSEG_CHECK(want != "cuda",
-                     "Segmenter: device 'cuda' requested, but this program was built without the ichseg CUDA backend "
-                     "(link ichseg::cuda; docs/cuda.md)");
-        if (why_not) *why_not = "built without the ichseg CUDA backend";
-#endif
-        return Device::cpu();
+        const DeviceChoice c = ichseg::resolve_device(want);
+        if (why_not) *why_not = c.reason;
+        return c.device;
     }
 
     bool has_icm() const { return static_cast<bool>(tissue_.net); }

@@ -1,0 +1,71 @@
+/// @file device_choice.hpp
+/// @brief The one rule that turns a user's "auto" | "cpu" | "cuda" into a device, shared by the study programs
+/// and the Segmenter: "auto" is the GPU when the program links the CUDA backend (`ichseg::cuda`, which defines
+/// ICHSEG_WITH_CUDA) and a device is usable, the CPU otherwise; "cuda" without a usable GPU is an error that says
+/// why (no backend in this build, or the driver's reason); "cpu" is the CPU.
+#pragma once
+
+#include <string>
+
+#include "ichseg/core/device.hpp"
+#include "ichseg/core/error.hpp"
+#if ICHSEG_WITH_CUDA
+#include "ichseg/cuda/runtime.hpp"
+#endif
+
+namespace ichseg {
+
+/// True when this program was built with the CUDA backend (ICHSEG_WITH_CUDA).
+inline constexpr bool built_with_cuda() {
+#if ICHSEG_WITH_CUDA
+    return true;
+#else
+    return false;
+#endif
+}
+
+/// The resolved device of a run and how to describe it.
+struct DeviceChoice {
+    Device device = Device::cpu();
+    std::string requested = "auto";
+    std::string reason;  ///< why the CPU when "auto" was asked for (empty on a GPU or for "cpu")
+    std::string detail;  ///< the GPU's name and the CUDA precision policy (empty on the CPU)
+
+    bool is_cuda() const { return device.is_cuda(); }
+    /// "<activity> on cuda:0 (NVIDIA H100 ..., precision tf32)" / "<activity> on the CPU (reason)".
+    std::string describe(const std::string& activity) const {
+        if (device.is_cuda()) return activity + " on " + device.str() + (detail.empty() ? "" : " (" + detail + ")");
+        if (requested == "cpu") return activity + " on the CPU (--device cpu)";
+        return activity + " on the CPU" + (reason.empty() ? std::string() : " (" + reason + ")");
+    }
+};
+
+/// "auto" | "cpu" | "cuda" -> the device (see the file comment). Call it before any work starts, so that a
+/// refused "cuda" stops the program before it writes anything.
+inline DeviceChoice resolve_device(const std::string& want) {
+    ICHSEG_CHECK(want == "auto" || want == "cpu" || want == "cuda", "device must be auto, cpu or cuda; got '", want,
+                 "'");
+    DeviceChoice c;
+    c.requested = want;
+    if (want == "cpu") return c;
+#if ICHSEG_WITH_CUDA
+    std::string why;
+    if (cuda::device_count(&why) > 0) {
+        c.device = Device::cuda(0);
+        c.detail = cuda::device_description(0) + ", precision " + cuda::precision_name(cuda::default_precision());
+        return c;
+    }
+    if (why.empty()) why = "no CUDA device found";
+    ICHSEG_CHECK(want != "cuda", "device 'cuda' requested, but no GPU can be used: ", why);
+    c.reason = "no usable GPU: " + why;
+#else
+    ICHSEG_CHECK(want != "cuda",
+                 "device 'cuda' requested, but this program was built without the ichseg CUDA backend "
+                 "(link ichseg::cuda: configure with -DICHSEG_CUDA=ON on a machine with the CUDA toolkit; "
+                 "docs/cuda.md)");
+    c.reason = "built without the ichseg CUDA backend";
+#endif
+    return c;
+}
+
+}  // namespace ichseg
