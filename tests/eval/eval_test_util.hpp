@@ -1,6 +1,6 @@
 /// @file eval_test_util.hpp (tests)
 /// @brief Helpers of the evaluation tests: an output folder for generated files (kept in the build tree so the
-/// figures can be looked at), a file reader, and an independent PNG reader (own CRC-32 table, zlib inflate,
+/// figures can be looked at) and an independent PNG reader (own CRC-32 table, zlib inflate,
 /// all five scanline filters) used to check the encoder.
 #pragma once
 
@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "support/files.hpp"
+
 namespace ichseg::test {
 
 /// <build>/tests/eval_output/<sub>, created on demand.
@@ -22,13 +24,6 @@ inline std::string eval_output_dir(const std::string& sub = "") {
     if (!sub.empty()) p /= sub;
     std::filesystem::create_directories(p);
     return p.string();
-}
-
-inline std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream os;
-    os << f.rdbuf();
-    return os.str();
 }
 
 /// CRC-32 (ISO-HDLC, the PNG/zlib polynomial 0xEDB88320), bitwise table, independent of zlib's crc32.

@@ -24,6 +24,7 @@
 #include "ichseg/io/nifti.hpp"
 #include "ichseg/nn/model_file.hpp"
 #include "io/io_test_util.hpp"
+#include "support/files.hpp"
 
 namespace ichseg::test {
 
@@ -206,13 +207,6 @@ inline std::vector<std::string> list_dir(const std::string& dir) {
     for (auto& e : std::filesystem::directory_iterator(dir, ec)) v.push_back(e.path().filename().string());
     std::sort(v.begin(), v.end());
     return v;
-}
-
-inline std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 }  // namespace ichseg::test

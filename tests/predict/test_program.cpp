@@ -160,14 +160,14 @@ TEST_CASE("program: NIfTI input end to end, mask and report read back with nifti
     CHECK(m.voxels.to_vector() == api.mask.voxels.to_vector());
     REQUIRE(ones(m) > 0);
     // The report describes that mask: volume = count x |det| / 1000.
-    const auto j = nlohmann::json::parse(test::read_text(out / "head_report.json"));
+    const auto j = nlohmann::json::parse(test::read_file(out / "head_report.json"));
     CHECK(j["status"] == "ok");
     CHECK(j["report"]["hemorrhage_voxels"].get<int64_t>() == ones(m));
     CHECK(j["report"]["hemorrhage_volume_ml"].get<double>() ==
           Approx(double(ones(m)) * std::fabs(src.affine.det3()) / 1000).epsilon(1e-12));
     CHECK(j["report"]["slices"].size() == 8);
     CHECK(j["models"]["ich_model"]["input_size"] == 64);
-    const std::string run_csv = test::read_text(out / "predict_report.csv");
+    const std::string run_csv = test::read_file(out / "predict_report.csv");
     CHECK(run_csv.find("\nhead,ok,") != std::string::npos);
     // Probabilities: float32 on the 64 x 64 network grid with its own affine.
     io::NiftiHeaderInfo h;
@@ -286,7 +286,7 @@ TEST_CASE("program: ICM models, cavity output and the nearest mode", "[predict][
     REQUIRE(r.status == 0);
     CHECK(ones(io::read_nifti_mask(out / "head_cavity.nii.gz")) == 64 * 64 * 8);  // tissue 0.9 OR bone 0.1
     CHECK(ones(io::read_nifti_mask(out / "head_seg.nii.gz")) == 64 * 64 * 8);
-    const auto j = nlohmann::json::parse(test::read_text(out / "predict_report.json"));
+    const auto j = nlohmann::json::parse(test::read_file(out / "predict_report.json"));
     CHECK(j["models"]["icm"] == true);
     CHECK(j["models"]["resample"] == "nearest");
     // Only one ICM model: refused before anything is read.
@@ -324,7 +324,7 @@ TEST_CASE("program: a localizer mixed into the series is dropped and named, --st
     CHECK(r.output.find("dropped from the chosen series: " + (in / "IM9999.dcm") + ": localizer") != std::string::npos);
     const io::Mask m = io::read_nifti_mask(out / (predict::case_id_of(in.path()) + "_seg.nii.gz"));
     CHECK(m.nz() == 8);  // the 8 axial slices, not the localizer
-    const auto j = nlohmann::json::parse(test::read_text(out / (predict::case_id_of(in.path()) + "_report.json")));
+    const auto j = nlohmann::json::parse(test::read_file(out / (predict::case_id_of(in.path()) + "_report.json")));
     CHECK(j["notes"][0].get<std::string>().find("localizer") != std::string::npos);
     test::TempDir out2;
     expect_refused(predict_run({"-m", f.ich_const, "-o", out2.path(), in.path(), "--strict"}), out2.path(),
@@ -477,10 +477,10 @@ TEST_CASE("program: a batch with one bad case writes the good one and exits 1", 
     CHECK(r.output.find("looks like a prediction output") != std::string::npos);
     CHECK(std::filesystem::exists(out / "good_seg.nii.gz"));
     CHECK_FALSE(std::filesystem::exists(out / "bad_seg.nii.gz"));
-    const std::string csv = test::read_text(out / "predict_report.csv");
+    const std::string csv = test::read_file(out / "predict_report.csv");
     CHECK(csv.find("\nbad,error,") != std::string::npos);
     CHECK(csv.find("\ngood,ok,") != std::string::npos);
-    const auto j = nlohmann::json::parse(test::read_text(out / "predict_report.json"));
+    const auto j = nlohmann::json::parse(test::read_file(out / "predict_report.json"));
     CHECK(j["failures"] == 1);
     CHECK_FALSE(has_temp_files(out.path()));
 }
@@ -547,7 +547,7 @@ TEST_CASE("program: known hemorrhage: reported mL equals the ground-truth volume
     const io::Mask m = io::read_nifti_mask(out / "known_seg.nii.gz");
     const double gt_ml = double(gt) * double(float(sp[0])) * double(float(sp[1])) * double(float(sp[2])) / 1000.0;
     CHECK(m.voxels.to_vector() == b.blood.voxels.to_vector());
-    const auto j = nlohmann::json::parse(test::read_text(out / "known_report.json"));
+    const auto j = nlohmann::json::parse(test::read_file(out / "known_report.json"));
     CHECK(j["report"]["hemorrhage_voxels"].get<int64_t>() == gt);
     // Relative 1e-9: the report's voxel volume is |det| of the float32-stored affine, the same numbers.
     CHECK(j["report"]["hemorrhage_volume_ml"].get<double>() == Approx(gt_ml).epsilon(1e-9));

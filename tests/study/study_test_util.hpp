@@ -1,12 +1,12 @@
 /// @file study_test_util.hpp
-/// @brief Helpers shared by the study tests: a fresh scratch folder under the test binary directory, and a
-/// whole file read as a string.
+/// @brief Helpers shared by the study tests: a fresh scratch folder under the test binary directory (file
+/// reading: support/files.hpp).
 #pragma once
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "support/files.hpp"
 
 namespace ichseg::test {
 
@@ -16,14 +16,6 @@ inline std::string fresh_dir(const std::string& group, const std::string& name) 
     std::filesystem::remove_all(d);
     std::filesystem::create_directories(d);
     return d;
-}
-
-/// The bytes of `path` ("" when it cannot be read).
-inline std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
 }
 
 }  // namespace ichseg::test

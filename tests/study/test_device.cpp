@@ -25,7 +25,7 @@ namespace test_study_device {
 using namespace ichseg;
 namespace fs = std::filesystem;
 
-using test::slurp;
+using test::read_file;
 
 std::string fresh_dir(const std::string& name) { return test::fresh_dir("study_device", name); }
 
@@ -97,7 +97,7 @@ TEST_CASE("ichseg_reproduce --device: cuda without a GPU is refused and writes n
     {  // --device cuda, no GPU visible: exit 1, a message that says why, no folder created
         const std::string log = dir + "/cuda.log";
         const int rc = run_reproduce(with("cuda"), log, /*hide_gpus=*/true);
-        const std::string text = slurp(log);
+        const std::string text = read_file(log);
         INFO(text);
         CHECK(rc == 1);
         CHECK(text.find("ichseg_reproduce: error: device 'cuda' requested") != std::string::npos);
@@ -117,7 +117,7 @@ TEST_CASE("ichseg_reproduce --device: cuda without a GPU is refused and writes n
     {  // --device cpu: the whole tiny study on the CPU
         const std::string log = dir + "/cpu.log";
         const int rc = run_reproduce(with("cpu"), log);
-        const std::string text = slurp(log);
+        const std::string text = read_file(log);
         INFO(text);
         REQUIRE(rc == 0);
         CHECK(text.find(", device cpu, ") != std::string::npos);
@@ -134,7 +134,7 @@ TEST_CASE("ichseg_reproduce --device: cuda without a GPU is refused and writes n
     {  // --device auto into the same folder: the device is not part of the config, every unit is found done
         const std::string log = dir + "/auto.log";
         const int rc = run_reproduce(with("auto"), log);
-        const std::string text = slurp(log);
+        const std::string text = read_file(log);
         INFO(text);
         REQUIRE(rc == 0);
         const bool gpu = text.find("\ntraining on cuda:0 (") != std::string::npos;

@@ -25,12 +25,12 @@ namespace test_study_reproduce {
 using namespace ichseg;
 namespace fs = std::filesystem;
 
-using test::slurp;
+using test::read_file;
 
 std::string fresh_dir(const std::string& name) { return test::fresh_dir("study_reproduce", name); }
 
 bool is_png(const std::string& path) {
-    const std::string b = slurp(path);
+    const std::string b = read_file(path);
     return b.size() > 64 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
 }
 
@@ -64,7 +64,7 @@ TEST_CASE("tiny reproduction: 10 rows, every figure and table, and a rerun skips
     CHECK(r.units_run == 2 + 6 + 6 + 8 * (o.config.physionet_folds + o.config.segcq500_folds));
 
     // Table 3: every row with numbers in every column (no "–" for a missing dataset).
-    const std::string table = slurp(o.out + "/tables/table3.md");
+    const std::string table = read_file(o.out + "/tables/table3.md");
     CHECK(table == r.table3);
     for (const auto& row : study::table3_rows()) {
         INFO("row " << row.title);
@@ -84,18 +84,18 @@ TEST_CASE("tiny reproduction: 10 rows, every figure and table, and a rerun skips
 
     // Per-volume CSV: header + one line per method and volume; summary.json per row covers every volume.
     const int64_t n_physio = o.config.phantom_physionet, n_cq = o.config.phantom_segcq500;
-    CHECK(count_lines(slurp(o.out + "/tables/physionet_volumes.csv")) == 1 + 10 * n_physio);
-    CHECK(count_lines(slurp(o.out + "/tables/segcq500_volumes.csv")) == 1 + 10 * n_cq);
+    CHECK(count_lines(read_file(o.out + "/tables/physionet_volumes.csv")) == 1 + 10 * n_physio);
+    CHECK(count_lines(read_file(o.out + "/tables/segcq500_volumes.csv")) == 1 + 10 * n_cq);
     for (const auto& row : study::table3_rows()) {
         const std::string d = o.out + "/results/physionet/rows/" + study::detail::slug(row.title);
         const nlohmann::json s = study::read_json_file(d + "/summary.json");
         CHECK(s.at("metric_per_case").size() == static_cast<size_t>(n_physio));
         CHECK(s.at("ichseg").at("method") == row.title);
-        CHECK(count_lines(slurp(d + "/volumes.csv")) == 1 + n_physio);
+        CHECK(count_lines(read_file(d + "/volumes.csv")) == 1 + n_physio);
     }
     for (const std::string ds : {"physionet", "segcq500", "physionet_ich"})
         for (const std::string m : {"dice", "precision", "recall"})
-            CHECK(count_lines(slurp(o.out + "/tables/pvalues_" + ds + "_" + m + ".csv")) == 11);
+            CHECK(count_lines(read_file(o.out + "/tables/pvalues_" + ds + "_" + m + ".csv")) == 11);
 
     // Transfer reports: context restoration copies the whole U-Net, the classification / contrastive models
     // only the encoder (the decoder stays at its initialisation), local contrastive the first decoder blocks too.
@@ -192,7 +192,7 @@ TEST_CASE("kill -9 during training, then the same command resumes from the check
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     bool seen = false;
     while (std::chrono::steady_clock::now() < deadline) {
-        const std::string text = slurp(log1);
+        const std::string text = read_file(log1);
         if (text.find("[icm_tissue] epoch 2/40") != std::string::npos) {
             seen = true;
             break;
@@ -203,21 +203,21 @@ TEST_CASE("kill -9 during training, then the same command resumes from the check
     }
     ::kill(pid, SIGKILL);
     const int killed = wait_exit(pid);
-    INFO("first run log:\n" << slurp(log1));
+    INFO("first run log:\n" << read_file(log1));
     REQUIRE(seen);
     CHECK(killed == -SIGKILL);
     REQUIRE(fs::exists(dir + "/out/work/icm_tissue.ckpt"));
     CHECK(!fs::exists(dir + "/out/models/icm_tissue.safetensors"));
 
     const int rc = wait_exit(spawn(args, log2));
-    const std::string text = slurp(log2);
+    const std::string text = read_file(log2);
     INFO("second run log:\n" << text);
     REQUIRE(rc == 0);
     CHECK(text.find("[skip] phantoms") != std::string::npos);
     CHECK(text.find("[icm_tissue] resuming from") != std::string::npos);
     CHECK(text.find("[icm_tissue] epoch 1/40") == std::string::npos);  // the first epoch is not run again
     CHECK(is_png(dir + "/out/figures/figure3_physionet.png"));
-    const std::string table = slurp(dir + "/out/tables/table3.md");
+    const std::string table = read_file(dir + "/out/tables/table3.md");
     for (const auto& row : study::table3_rows()) CHECK(table.find("| " + row.title + " |") != std::string::npos);
     CHECK(text.find(table.substr(0, table.find('\n'))) != std::string::npos);  // the table is printed
     CHECK(temporaries(dir).empty());
