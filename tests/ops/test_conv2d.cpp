@@ -99,6 +99,42 @@ TEST_CASE("conv2d on images >= 32x32 (Winograd F(4x4,3x3) in float) matches the 
     }
 }
 
+TEST_CASE("Winograd's blocked and shared schedules, with any chunking, match the naive loops", "[ops][conv2d]") {
+    // The automatic choice runs the shared schedule only on wide layers with small images (the paper U-Net's
+    // 512 channels at 16 x 16), so force each schedule here. Chunk sizes: 0 (automatic: the whole batch in one
+    // chunk), 100 tiles (two 36-tile images per chunk, then a partial chunk of one image), 40 (one image per
+    // chunk) and 10 (one tile row per chunk). F(2x2) on integers is exact (first test's reasoning); F(4x4)
+    // gets the tolerance of the test above.
+    namespace winograd = cpu::winograd;
+    using winograd::Tuning;
+    struct Restore {
+        ~Restore() { winograd::tuning() = Tuning{}; }
+    } restore;
+    const Geom f2{{3, 16, 12, 12}, {9, 16, 3, 3}, 1, 1, 1, 1}, f4{{3, 8, 32, 33}, {8, 8, 3, 3}, 1, 1, 1, 1};
+    const Conv2dParams p = params_of(f2, ConvAlgorithm::Winograd);
+    const auto x2 = integers<float>(f2.x, 81), w2 = integers<float>(f2.w, 82), b2 = integers<float>({f2.w[0]}, 83);
+    const auto dy2 = integers<float>({f2.x[0], f2.w[0], f2.x[2], f2.x[3]}, 84);
+    const auto x4 = uniform<float>(f4.x, 85), w4 = uniform<float>(f4.w, 86), b4 = uniform<float>({f4.w[0]}, 87);
+    const auto dy4 = uniform<float>({f4.x[0], f4.w[0], f4.x[2], f4.x[3]}, 88);
+    const auto x4d = x4.cast<double>(), w4d = w4.cast<double>(), dy4d = dy4.cast<double>();
+    for (auto schedule : {Tuning::Schedule::Blocked, Tuning::Schedule::Shared})
+        for (int64_t chunk : {0, 100, 40, 10}) {
+            if (schedule == Tuning::Schedule::Blocked && chunk != 0) continue;
+            winograd::tuning() = Tuning{schedule, chunk};
+            INFO("schedule " << static_cast<int>(schedule) << " chunk_tiles " << chunk);
+            ICHSEG_REQUIRE_EQUAL(conv2d_fprop(x2, w2, b2, p), naive::conv2d(x2, w2, b2, naive_of(f2)));
+            ICHSEG_REQUIRE_EQUAL(conv2d_dgrad(dy2, w2, f2.x, p), naive::conv2d_dx(dy2, w2, f2.x, naive_of(f2)));
+            ICHSEG_REQUIRE_EQUAL(conv2d_wgrad(dy2, x2, f2.w, p, true).first,
+                                 naive::conv2d_dw(dy2, x2, f2.w, naive_of(f2)));
+            ICHSEG_REQUIRE_CLOSE_SCALED(conv2d_fprop(x4, w4, b4, p),
+                                        naive::conv2d(x4d, w4d, b4.cast<double>(), naive_of(f4)), 2e-5);
+            ICHSEG_REQUIRE_CLOSE_SCALED(conv2d_dgrad(dy4, w4, f4.x, p), naive::conv2d_dx(dy4d, w4d, f4.x, naive_of(f4)),
+                                        2e-5);
+            ICHSEG_REQUIRE_CLOSE_SCALED(conv2d_wgrad(dy4, x4, f4.w, p, true).first,
+                                        naive::conv2d_dw(dy4d, x4d, f4.w, naive_of(f4)), 2e-5);
+        }
+}
+
 TEST_CASE("conv2d through autograd gives the naive gradients for x, w and b", "[ops][conv2d]") {
     for (const Geom& g : {kGeoms[0], kGeoms[2], kGeoms[7]}) {
         const auto x = integers<float>(g.x, 21), w = integers<float>(g.w, 22), b = integers<float>({g.w[0]}, 23);

@@ -7,19 +7,20 @@
 ///   dgrad:  fprop of dy with the 180-degree-rotated, channel-transposed filter
 ///   wgrad:  dg = G^T [ sum_t (A dY_t A^T) (.) V[c,t] ] G   (the adjoint of fprop; exact in exact arithmetic)
 ///
-/// Work is split into blocks of whole tile rows of one image; each block's transforms and GEMMs stay in per-thread
-/// buffers. Tile tx of a padded row reads columns m*tx .. m*tx + alpha - 1; splitting each row into its m phases
-/// (p[j][q] = row[m q + j]) makes every access of the tile loops contiguous, so they vectorise across tiles.
-/// wgrad keeps one transform-domain partial dU per thread and sums them in thread order: results are bitwise
-/// reproducible for a fixed thread count. Float only. The transforms add rounding: a few ulp per element for
+/// Two schedules share out the work (see "blocked" and "shared" below): per-thread blocks of tile rows for large
+/// images, and batch-wide chunks with one GEMM per transform-domain point per thread for small images with many
+/// channels. Both are bitwise reproducible for a fixed thread count. Tile tx of a padded row reads columns
+/// m*tx .. m*tx + alpha - 1; splitting each row into its m phases (p[j][q] = row[m q + j]) makes every access of
+/// the tile loops contiguous, so they vectorise across tiles. Float only. The transforms add rounding: a few ulp per element for
 /// m = 2 (points 0, +-1, +-1/2), roughly ten times more for m = 4 (points up to +-2, factors 1/24); the tests
 /// bound both against direct convolution.
 #pragma once
 
 #include <algorithm>
 #include <cstdlib>
-#include <type_traits>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ichseg/core/parallel.hpp"
@@ -153,6 +154,17 @@ inline bool preferred(const ConvGeometry& g) { return applicable(g) && g.C >= 8 
 /// (alpha^2 K C values per call) costs as much as the few GEMM columns it serves, and F(2x2) is faster.
 inline bool use_f4(const ConvGeometry& g) { return g.H >= 32 && g.W >= 32; }
 
+/// Which schedule runs, and the shared schedule's chunk size. Automatic by default; tests force each schedule
+/// and small chunks on small geometries (not thread-safe: set it only while no convolution runs).
+struct Tuning {
+    enum class Schedule { Auto, Blocked, Shared } schedule = Schedule::Auto;
+    int64_t chunk_tiles = 0;  ///< tiles per chunk of the shared schedule; 0: automatic
+};
+inline Tuning& tuning() {
+    static Tuning t;
+    return t;
+}
+
 namespace detail {
 
 /// Distance between the alpha^2 transform-domain matrices of a block. The transform loops write (or read) all
@@ -218,12 +230,13 @@ inline void split_phases(const float* row, int64_t n, float* ph) {
     }
 }
 
-/// V[a*a][C][nt] for tile rows [ty0, ty1) of one image (nt = (ty1 - ty0) * TW), V = B^T d B.
+/// V = B^T d B of tile rows [ty0, ty1) of one image: tile t (counted from ty0) of channel c, transform-domain
+/// point xi goes to V[xi * stride + c * ld + t].
 template <class WT>
 void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tiling& tl, int64_t ty0, int64_t ty1,
-                     float* V) {
+                     float* V, int64_t ld, int64_t stride) {
     constexpr int A = WT::alpha, M = WT::m;
-    const int64_t nt = (ty1 - ty0) * tl.TW, stride = plane_stride(C * nt), TW = tl.TW, n = TW + 1, Wp = M * n;
+    const int64_t TW = tl.TW, n = TW + 1, Wp = M * n;
     float* pad = thread_workspace<float>(static_cast<size_t>(Wp), 3);
     float* ph = thread_workspace<float>(static_cast<size_t>(A * M * n), 2);  // A rows x M phases x n
     for (int64_t c = 0; c < C; ++c) {
@@ -240,7 +253,7 @@ void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tili
                 std::fill(pad + 1 + W, pad + Wp, 0.f);
                 split_phases<M>(pad, n, ph + i * M * n);
             }
-            float* out = V + c * nt + (ty - ty0) * TW;
+            float* out = V + c * ld + (ty - ty0) * TW;
             for_tiles(TW, [&](auto tag, int64_t tx) {
                 using T = std::remove_pointer_t<decltype(tag)>;
                 T e[A][A];  // e[r][j] = (d B)[r][j]
@@ -260,19 +273,20 @@ void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tili
     }
 }
 
-/// y[k] rows of tile rows [ty0, ty1) from Mt[a*a][K][nt]: Y = A^T m A (+ bias).
+/// y[k] rows of tile rows [ty0, ty1) from the transform-domain products Mt[xi * stride + k * ld + t]:
+/// Y = A^T m A (+ bias).
 template <class WT>
 void transform_output(const float* Mt, int64_t K, int64_t H, int64_t W, const Tiling& tl, int64_t ty0, int64_t ty1,
-                      const float* bias, float* y) {
+                      const float* bias, float* y, int64_t ld, int64_t stride) {
     constexpr int A = WT::alpha, M = WT::m;
-    const int64_t nt = (ty1 - ty0) * tl.TW, stride = plane_stride(K * nt), TW = tl.TW;
+    const int64_t TW = tl.TW;
     float* buf = thread_workspace<float>(static_cast<size_t>(2 * M * M * TW), 2);
     float* ph = buf;                  // [M rows][M phases][TW]
     float* rows = buf + M * M * TW;   // [M rows][M * TW] interleaved
     for (int64_t k = 0; k < K; ++k) {
         const float b = bias ? bias[k] : 0.f;
         for (int64_t ty = ty0; ty < ty1; ++ty) {
-            const float* mk = Mt + k * nt + (ty - ty0) * TW;
+            const float* mk = Mt + k * ld + (ty - ty0) * TW;
             for_tiles(TW, [&](auto tag, int64_t tx) {
                 using T = std::remove_pointer_t<decltype(tag)>;
                 T s[M][A];  // (A^T m)[a][j]
@@ -303,12 +317,13 @@ void transform_output(const float* Mt, int64_t K, int64_t H, int64_t W, const Ti
     }
 }
 
-/// D[a*a][K][nt] = A dY A^T of the m x m output-gradient tiles of tile rows [ty0, ty1) (zero outside the image).
+/// D = A dY A^T of the m x m output-gradient tiles of tile rows [ty0, ty1) (zero outside the image), laid out
+/// as in transform_input: D[xi * stride + k * ld + t].
 template <class WT>
 void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, const Tiling& tl, int64_t ty0,
-                           int64_t ty1, float* D) {
+                           int64_t ty1, float* D, int64_t ld, int64_t stride) {
     constexpr int A = WT::alpha, M = WT::m;
-    const int64_t nt = (ty1 - ty0) * tl.TW, stride = plane_stride(K * nt), TW = tl.TW;
+    const int64_t TW = tl.TW;
     float* buf = thread_workspace<float>(static_cast<size_t>(M * M * TW + M * TW), 2);
     float* ph = buf;             // [M rows][M phases][TW]
     float* pad = buf + M * M * TW;
@@ -324,7 +339,7 @@ void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, con
                 std::fill(pad + W, pad + M * TW, 0.f);
                 split_phases<M>(pad, TW, ph + a * M * TW);
             }
-            float* out = D + k * nt + (ty - ty0) * TW;
+            float* out = D + k * ld + (ty - ty0) * TW;
             for_tiles(TW, [&](auto tag, int64_t tx) {
                 using T = std::remove_pointer_t<decltype(tag)>;
                 T q[M][A];  // (dY A^T)[a][j]
@@ -343,8 +358,26 @@ void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, con
         }
 }
 
-/// Tiles per block (the GEMMs' N): about 12k / (C + K), at least 64. Measured on Zen 3 (AVX2), smaller blocks
-/// that keep the transform buffers near L2 beat wider, more GEMM-friendly blocks for the 32-channel layers.
+// Two schedules share the work among the threads.
+//  - blocked: every thread takes whole blocks of tile rows of one image and runs the input transform, the
+//    alpha^2 GEMMs and the output transform in its own buffers, which stay near L2. Best for large images with
+//    few channels. wgrad keeps one transform-domain partial dU per thread and sums them in thread order.
+//  - shared: the batch's tiles are cut into chunks; a chunk's transforms are shared out over channels and its
+//    alpha^2 GEMMs over the threads, one transform-domain point per GEMM. Each thread then reads only its share
+//    of the (large) transformed filter or dU, and the GEMMs see the tiles of several images at once. Best for
+//    small images with many channels. wgrad accumulates dU chunk by chunk in a fixed order.
+// Both are bitwise reproducible for a fixed thread count.
+
+/// The shared schedule pays off once an image has at most 64 tiles and the transformed filter holds at least
+/// 2^20 values (measured on the paper's U-Net layers, docs/performance.md).
+inline bool use_shared_schedule(const Tiling& tl, int a2, int64_t C, int64_t K) {
+    if (tuning().schedule != Tuning::Schedule::Auto) return tuning().schedule == Tuning::Schedule::Shared;
+    return tl.TH * tl.TW <= 64 && a2 * C * K >= (int64_t(1) << 20);
+}
+
+/// Tiles per block of the blocked schedule (the GEMMs' N): about 12k / (C + K), at least 64. Measured on Zen 3
+/// (AVX2), smaller blocks that keep the transform buffers near L2 beat wider, more GEMM-friendly blocks for the
+/// 32-channel layers.
 inline int64_t block_tiles(int64_t C, int64_t K) { return std::clamp<int64_t>(12288 / (C + K), 64, 2048); }
 
 /// Tile rows per block: aim at ~`target` tiles per block (the GEMM's N), at least one row, and enough blocks
@@ -356,12 +389,68 @@ inline int64_t tile_rows_per_block(int64_t N, const Tiling& tl, int64_t target) 
     return rows;
 }
 
+/// One chunk of the shared schedule: tile rows [ty0, ty1) of images [n0, n1).
+struct TileChunk {
+    int64_t n0, n1, ty0, ty1;
+    int64_t tiles(const Tiling& tl) const { return (n1 - n0) * (ty1 - ty0) * tl.TW; }
+};
+
+/// Chunks of whole tile rows that cover the batch in order: about 16 MiB of transformed data for C + K
+/// channels, but at least 256 tiles (the GEMMs' inner dimension). Several whole images per chunk when an image
+/// has fewer tiles, otherwise tile rows of one image.
+inline std::vector<TileChunk> tile_chunks(int64_t N, const Tiling& tl, int a2, int64_t C, int64_t K) {
+    const int64_t target = tuning().chunk_tiles > 0 ? tuning().chunk_tiles
+                                                    : std::max<int64_t>(256, (int64_t(4) << 20) / (a2 * (C + K)));
+    std::vector<TileChunk> chunks;
+    const int64_t per_image = tl.TH * tl.TW;
+    if (per_image <= target) {
+        const int64_t images = std::max<int64_t>(1, target / per_image);
+        for (int64_t n = 0; n < N; n += images) chunks.push_back({n, std::min(N, n + images), 0, tl.TH});
+    } else {
+        const int64_t rows = std::max<int64_t>(1, target / tl.TW);
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t ty = 0; ty < tl.TH; ty += rows) chunks.push_back({n, n + 1, ty, std::min(tl.TH, ty + rows)});
+    }
+    return chunks;
+}
+
+/// Two transform-domain buffers of `c1` and `c2` channels for `nt` tiles, from the calling thread's scratch.
+inline std::pair<float*, float*> chunk_buffers(int a2, int64_t c1, int64_t c2, int64_t nt) {
+    std::vector<float>& buf = caller_buffer<float>(0);
+    const size_t need = static_cast<size_t>(a2 * (plane_stride(c1 * nt) + plane_stride(c2 * nt)));
+    if (buf.size() < need) buf.resize(need);
+    return {buf.data(), buf.data() + a2 * plane_stride(c1 * nt)};
+}
+
 /// y (N,Kout,H,W) = conv(x (N,Cin,H,W), filter given as U[a*a][Kout][Cin]) + bias.
 template <class WT>
 void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int64_t H, int64_t W, const float* U,
                        const float* bias, float* y) {
     constexpr int A2 = WT::alpha * WT::alpha;
     const Tiling tl(H, W, WT::m);
+    const int64_t HW = H * W;
+    if (use_shared_schedule(tl, A2, Cin, Kout)) {
+        for (const TileChunk& ch : tile_chunks(N, tl, A2, Cin, Kout)) {
+            const int64_t nt = ch.tiles(tl), per_image = (ch.ty1 - ch.ty0) * tl.TW, images = ch.n1 - ch.n0;
+            const int64_t vs = plane_stride(Cin * nt), ms = plane_stride(Kout * nt);
+            const auto [V, Mt] = chunk_buffers(A2, Cin, Kout, nt);
+            parallel_for(images * Cin, [&](int64_t item) {
+                const int64_t i = item / Cin, c = item % Cin;
+                transform_input<WT>(x + ((ch.n0 + i) * Cin + c) * HW, 1, H, W, tl, ch.ty0, ch.ty1,
+                                    V + c * nt + i * per_image, nt, vs);
+            }, nt * Cin * A2 * 4);
+            parallel_for(A2, [&](int64_t xi) {
+                gemm<float>(false, false, Kout, nt, Cin, 1.f, U + xi * Kout * Cin, Cin, V + xi * vs, nt, 0.f,
+                            Mt + xi * ms, nt);
+            }, A2 * Kout * Cin * nt);
+            parallel_for(images * Kout, [&](int64_t item) {
+                const int64_t i = item / Kout, k = item % Kout;
+                transform_output<WT>(Mt + k * nt + i * per_image, 1, H, W, tl, ch.ty0, ch.ty1,
+                                     bias ? bias + k : nullptr, y + ((ch.n0 + i) * Kout + k) * HW, nt, ms);
+            }, nt * Kout * A2 * 4);
+        }
+        return;
+    }
     const int64_t rows = tile_rows_per_block(N, tl, block_tiles(Cin, Kout)), blocks = (tl.TH + rows - 1) / rows;
     parallel_for(N * blocks, [&](int64_t task) {
         const int64_t n = task / blocks, ty0 = (task % blocks) * rows, ty1 = std::min(tl.TH, ty0 + rows);
@@ -369,54 +458,83 @@ void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int
         const int64_t vs = plane_stride(Cin * nt), ms = plane_stride(Kout * nt);
         float* V = thread_workspace<float>(static_cast<size_t>(A2 * vs), 0);
         float* Mt = thread_workspace<float>(static_cast<size_t>(A2 * ms), 1);
-        transform_input<WT>(x + n * Cin * H * W, Cin, H, W, tl, ty0, ty1, V);
+        transform_input<WT>(x + n * Cin * HW, Cin, H, W, tl, ty0, ty1, V, nt, vs);
         for (int xi = 0; xi < A2; ++xi)
             gemm<float>(false, false, Kout, nt, Cin, 1.f, U + xi * Kout * Cin, Cin, V + xi * vs, nt, 0.f,
                         Mt + xi * ms, nt);
-        transform_output<WT>(Mt, Kout, H, W, tl, ty0, ty1, bias, y + n * Kout * H * W);
-    }, N * Kout * Cin * H * W);
+        transform_output<WT>(Mt, Kout, H, W, tl, ty0, ty1, bias, y + n * Kout * HW, nt, ms);
+    }, N * Kout * Cin * HW);
+}
+
+/// The transformed filter of the current call, in the calling thread's scratch (reused between calls).
+template <class WT>
+float* transformed_filter(const ConvGeometry& g, const float* w, bool rotate) {
+    std::vector<float>& U = caller_buffer<float>(1);
+    const size_t need = static_cast<size_t>(WT::alpha * WT::alpha * g.K * g.C);
+    if (U.size() < need) U.resize(need);
+    transform_filter<WT>(w, g.K, g.C, rotate, U.data());
+    return U.data();
 }
 
 template <class WT>
 void fprop(const ConvGeometry& g, const float* x, const float* w, const float* b, float* y) {
-    std::vector<float> U(static_cast<size_t>(WT::alpha * WT::alpha * g.K * g.C));
-    transform_filter<WT>(w, g.K, g.C, false, U.data());
-    fprop_transformed<WT>(x, g.N, g.C, g.K, g.H, g.W, U.data(), b, y);
+    fprop_transformed<WT>(x, g.N, g.C, g.K, g.H, g.W, transformed_filter<WT>(g, w, false), b, y);
 }
 
 template <class WT>
 void dgrad(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
-    std::vector<float> U(static_cast<size_t>(WT::alpha * WT::alpha * g.K * g.C));
-    transform_filter<WT>(w, g.K, g.C, true, U.data());
-    fprop_transformed<WT>(dy, g.N, g.K, g.C, g.H, g.W, U.data(), nullptr, dx);
+    fprop_transformed<WT>(dy, g.N, g.K, g.C, g.H, g.W, transformed_filter<WT>(g, w, true), nullptr, dx);
 }
 
+/// dU[a*a][K][C] = sum over all tiles of (A dY A^T) (.) (B^T d B), overwritten.
 template <class WT>
-void wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw) {
-    constexpr int A = WT::alpha, A2 = A * A;
+void wgrad_transformed(const ConvGeometry& g, const float* dy, const float* x, float* dU) {
+    constexpr int A2 = WT::alpha * WT::alpha;
     const Tiling tl(g.H, g.W, WT::m);
+    const int64_t KC = g.K * g.C, HW = g.H * g.W, usize = A2 * KC;
+    if (use_shared_schedule(tl, A2, g.C, g.K)) {
+        const std::vector<TileChunk> chunks = tile_chunks(g.N, tl, A2, g.C, g.K);
+        for (size_t ci = 0; ci < chunks.size(); ++ci) {
+            const TileChunk& ch = chunks[ci];
+            const int64_t nt = ch.tiles(tl), per_image = (ch.ty1 - ch.ty0) * tl.TW, channels = g.C + g.K;
+            const int64_t vs = plane_stride(g.C * nt), ds = plane_stride(g.K * nt);
+            const auto [V, D] = chunk_buffers(A2, g.C, g.K, nt);
+            parallel_for((ch.n1 - ch.n0) * channels, [&](int64_t item) {
+                const int64_t i = item / channels, c = item % channels, n = ch.n0 + i, t0 = i * per_image;
+                if (c < g.C)
+                    transform_input<WT>(x + (n * g.C + c) * HW, 1, g.H, g.W, tl, ch.ty0, ch.ty1, V + c * nt + t0,
+                                        nt, vs);
+                else
+                    transform_output_grad<WT>(dy + (n * g.K + c - g.C) * HW, 1, g.H, g.W, tl, ch.ty0, ch.ty1,
+                                              D + (c - g.C) * nt + t0, nt, ds);
+            }, nt * channels * A2 * 4);
+            parallel_for(A2, [&](int64_t xi) {
+                gemm<float>(false, true, g.K, g.C, nt, 1.f, D + xi * ds, nt, V + xi * vs, nt, ci == 0 ? 0.f : 1.f,
+                            dU + xi * KC, g.C);
+            }, A2 * KC * nt);
+        }
+        return;
+    }
     const int64_t rows = tile_rows_per_block(g.N, tl, block_tiles(g.C, g.K)), blocks = (tl.TH + rows - 1) / rows;
-    const int64_t usize = A2 * g.K * g.C;
     const int parts_max = std::max(1, num_threads());
-    std::vector<float> partial(static_cast<size_t>(parts_max * usize));
+    std::vector<float>& partial = caller_buffer<float>(0);
+    if (partial.size() < static_cast<size_t>(parts_max * usize)) partial.resize(static_cast<size_t>(parts_max * usize));
     const int parts = parallel_chunks(g.N * blocks, [&](int t, int64_t tb, int64_t te) {
-        float* dU = partial.data() + t * usize;
-        std::fill(dU, dU + usize, 0.f);
+        float* pU = t == 0 ? dU : partial.data() + t * usize;
+        std::fill(pU, pU + usize, 0.f);
         for (int64_t task = tb; task < te; ++task) {
             const int64_t n = task / blocks, ty0 = (task % blocks) * rows, ty1 = std::min(tl.TH, ty0 + rows);
             const int64_t nt = (ty1 - ty0) * tl.TW;
             const int64_t vs = plane_stride(g.C * nt), ds = plane_stride(g.K * nt);
             float* V = thread_workspace<float>(static_cast<size_t>(A2 * vs), 0);
             float* D = thread_workspace<float>(static_cast<size_t>(A2 * ds), 1);
-            transform_input<WT>(x + n * g.C * g.H * g.W, g.C, g.H, g.W, tl, ty0, ty1, V);
-            transform_output_grad<WT>(dy + n * g.K * g.H * g.W, g.K, g.H, g.W, tl, ty0, ty1, D);
+            transform_input<WT>(x + n * g.C * HW, g.C, g.H, g.W, tl, ty0, ty1, V, nt, vs);
+            transform_output_grad<WT>(dy + n * g.K * HW, g.K, g.H, g.W, tl, ty0, ty1, D, nt, ds);
             for (int xi = 0; xi < A2; ++xi)
-                gemm<float>(false, true, g.K, g.C, nt, 1.f, D + xi * ds, nt, V + xi * vs, nt, 1.f,
-                            dU + xi * g.K * g.C, g.C);
+                gemm<float>(false, true, g.K, g.C, nt, 1.f, D + xi * ds, nt, V + xi * vs, nt, 1.f, pU + xi * KC, g.C);
         }
-    }, g.N * g.K * g.C * g.H * g.W);
-    // Sum the per-thread partials in thread order, then dw = G^T dU G per (k, c).
-    float* dU = partial.data();
+    }, g.N * g.K * g.C * HW);
+    // Sum the per-thread partials into dU (thread 0's) in thread order.
     parallel_for((usize + 65535) / 65536, [&](int64_t blk) {
         const int64_t lo = blk * 65536, hi = std::min<int64_t>(usize, lo + 65536);
         for (int t = 1; t < parts; ++t) {
@@ -425,7 +543,17 @@ void wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw) {
             for (int64_t i = lo; i < hi; ++i) dU[i] += p[i];
         }
     });
+}
+
+template <class WT>
+void wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw) {
+    constexpr int A = WT::alpha, A2 = A * A;
     const int64_t KC = g.K * g.C;
+    std::vector<float>& dU_store = caller_buffer<float>(1);
+    if (dU_store.size() < static_cast<size_t>(A2 * KC)) dU_store.resize(static_cast<size_t>(A2 * KC));
+    const float* dU = dU_store.data();
+    wgrad_transformed<WT>(g, dy, x, dU_store.data());
+    // dw = G^T dU G per (k, c).
     parallel_for(g.K, [&](int64_t k) {
         for (int64_t c = 0; c < g.C; ++c) {
             float t[A][3];  // rows of dU G

@@ -18,3 +18,16 @@ T* thread_workspace(std::size_t n, int slot = 0) {
 }
 
 }  // namespace ichseg::cpu
+
+namespace ichseg::cpu {
+
+/// Scratch owned by the calling thread for a whole operation (transformed filters, shared transform buffers),
+/// kept between calls so that large operands are not allocated and page-faulted in on every call. Call it
+/// outside parallel regions only; `slot` separates buffers that are live at once. The contents are not reset.
+template <class T>
+std::vector<T>& caller_buffer(int slot) {
+    thread_local std::vector<T> buffers[4];
+    return buffers[slot];
+}
+
+}  // namespace ichseg::cpu
