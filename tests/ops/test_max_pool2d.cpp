@@ -3,6 +3,9 @@
 /// values, bad input.
 #include <catch2/catch.hpp>
 
+#include <array>
+#include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "ichseg/ops/max_pool2d.hpp"
@@ -21,8 +24,10 @@ namespace test_max_pool2d {
 
 TEST_CASE("max_pool2d picks the window maximum and routes dy to the first maximum (exact)", "[ops][max_pool2d]") {
     // Integer fills in [-4, 4] have many ties: the gradient must go to the first maximum in row-major window
-    // order, as in PyTorch. Odd sizes are floored.
-    for (const Shape& s : {Shape{2, 3, 6, 8}, Shape{1, 2, 7, 5}, Shape{3, 1, 2, 2}, Shape{2, 4, 33, 31}}) {
+    // order, as in PyTorch. Odd sizes are floored. {2, 3, 6, 36}: 18 windows per row, eight at a time through the
+    // vectorised float path and a scalar tail of two.
+    for (const Shape& s :
+         {Shape{2, 3, 6, 8}, Shape{1, 2, 7, 5}, Shape{3, 1, 2, 2}, Shape{2, 4, 33, 31}, Shape{2, 3, 6, 36}}) {
         INFO("shape " << to_string(s));
         const auto x = integers<float>(s, 1);
         Var<float> xv(x, true);
@@ -33,6 +38,43 @@ TEST_CASE("max_pool2d picks the window maximum and routes dy to the first maximu
         ICHSEG_REQUIRE_EQUAL(y.value(), ey);
         ICHSEG_REQUIRE_EQUAL(xv.grad(), edx);
     }
+}
+
+TEST_CASE("max_pool2d propagates NaN and routes dy to the window's first NaN", "[ops][max_pool2d]") {
+    // As torch.max_pool2d: a window holding NaN outputs NaN, and its gradient goes to the first NaN in row-major
+    // window order. NaNs sit in windows of the vectorised part (columns < 16) and of the scalar tail.
+    const Shape s{1, 2, 4, 20};
+    auto x = integers<float>(s, 5);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const std::vector<std::array<int64_t, 3>> nans = {{0, 0, 3}, {0, 1, 2}, {0, 1, 3}, {1, 2, 9}, {1, 3, 18}, {1, 2, 19}};
+    for (auto [c, h, w] : nans) x(0, c, h, w) = nan;
+    Var<float> xv(x, true);
+    Var<float> y = max_pool2d(xv);
+    const auto dy = integers<float>(y.shape(), 6);
+    y.backward(dy);
+    for (int64_t c = 0; c < 2; ++c)
+        for (int64_t p = 0; p < 2; ++p)
+            for (int64_t q = 0; q < 10; ++q) {
+                // expected: the first NaN of the window, else the first maximum
+                int64_t bi = -1, bj = -1;
+                for (int64_t r = 0; r < 2 && bi < 0; ++r)
+                    for (int64_t t = 0; t < 2 && bi < 0; ++t)
+                        if (std::isnan(x(0, c, 2 * p + r, 2 * q + t))) bi = 2 * p + r, bj = 2 * q + t;
+                if (bi < 0) {
+                    bi = 2 * p, bj = 2 * q;
+                    for (int64_t r = 0; r < 2; ++r)
+                        for (int64_t t = 0; t < 2; ++t)
+                            if (x(0, c, 2 * p + r, 2 * q + t) > x(0, c, bi, bj)) bi = 2 * p + r, bj = 2 * q + t;
+                }
+                INFO("channel " << c << " window " << p << "," << q);
+                const float ey = x(0, c, bi, bj);
+                CHECK((std::isnan(ey) ? std::isnan(y.value()(0, c, p, q)) : y.value()(0, c, p, q) == ey));
+                for (int64_t r = 0; r < 2; ++r)
+                    for (int64_t t = 0; t < 2; ++t) {
+                        const int64_t i = 2 * p + r, j = 2 * q + t;
+                        CHECK(xv.grad()(0, c, i, j) == (i == bi && j == bj ? dy(0, c, p, q) : 0.f));
+                    }
+            }
 }
 
 TEST_CASE("max_pool2d with kernel 3 stride 2 (overlapping windows accumulate)", "[ops][max_pool2d]") {

@@ -3,6 +3,8 @@
 /// PyTorch). Backward recomputes the argmax from the input instead of storing indices.
 #pragma once
 
+#include <type_traits>
+
 #include "ichseg/core/parallel.hpp"
 
 namespace ichseg::cpu {
@@ -51,6 +53,51 @@ void max_pool2d_fwd(const PoolGeometry& g, const T* x, T* y) {
     }, g.N * g.C * g.H * g.W);
 }
 
+namespace detail {
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+
+/// nan_max on eight lanes.
+inline v8f nan_max8(v8f a, v8f b) { return ((a > b) | (a != a)) ? a : b; }
+
+/// The 2x2 backward for output columns [0, 8 * (Q / 8)) of one row pair, eight windows at a time; returns the
+/// number of columns done (the caller finishes the rest with the scalar loop, which has the same rule).
+/// Even/odd input columns are separated by shuffles, so the branchy scalar argmax becomes compares and blends.
+inline int64_t max_pool2x2_bwd_row8(const float* r0, const float* r1, const float* gp, float* d0, float* d1,
+                                    int64_t Q) {
+    const v8i even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
+    const v8i lo = {0, 8, 1, 9, 2, 10, 3, 11}, hi = {4, 12, 5, 13, 6, 14, 7, 15};
+    const v8f zero = {};
+    int64_t q = 0;
+    for (; q + 8 <= Q; q += 8) {
+        v8f x0, x1, x2, x3, gv;
+        __builtin_memcpy(&x0, r0 + 2 * q, 32);
+        __builtin_memcpy(&x1, r0 + 2 * q + 8, 32);
+        __builtin_memcpy(&x2, r1 + 2 * q, 32);
+        __builtin_memcpy(&x3, r1 + 2 * q + 8, 32);
+        __builtin_memcpy(&gv, gp + q, 32);
+        const v8f a = __builtin_shuffle(x0, x1, even), b = __builtin_shuffle(x0, x1, odd);
+        const v8f c = __builtin_shuffle(x2, x3, even), d = __builtin_shuffle(x2, x3, odd);
+        const v8f m = nan_max8(nan_max8(nan_max8(a, b), c), d);
+        const v8i m_nan = m != m;
+        const v8i ia = (a == m) | ((a != a) & m_nan);
+        const v8i ib = ~ia & ((b == m) | ((b != b) & m_nan));
+        const v8i ic = ~ia & ~ib & ((c == m) | ((c != c) & m_nan));
+        const v8i id = ~ia & ~ib & ~ic;
+        const v8f ga = ia ? gv : zero, gb = ib ? gv : zero, gc = ic ? gv : zero, gd = id ? gv : zero;
+        const v8f o0 = __builtin_shuffle(ga, gb, lo), o1 = __builtin_shuffle(ga, gb, hi);
+        const v8f o2 = __builtin_shuffle(gc, gd, lo), o3 = __builtin_shuffle(gc, gd, hi);
+        __builtin_memcpy(d0 + 2 * q, &o0, 32);
+        __builtin_memcpy(d0 + 2 * q + 8, &o1, 32);
+        __builtin_memcpy(d1 + 2 * q, &o2, 32);
+        __builtin_memcpy(d1 + 2 * q + 8, &o3, 32);
+    }
+    return q;
+}
+
+}  // namespace detail
+
 /// dx (overwritten) receives dy at the argmax of each window.
 template <class T>
 void max_pool2d_bwd(const PoolGeometry& g, const T* dy, const T* x, T* dx) {
@@ -66,8 +113,9 @@ void max_pool2d_bwd(const PoolGeometry& g, const T* dy, const T* x, T* dx) {
                 T* d0 = dxp + 2 * p * g.W;
                 T* d1 = d0 + g.W;
                 const T* gp = dyp + p * g.Q;
-#pragma omp simd
-                for (int64_t q = 0; q < g.Q; ++q) {
+                int64_t q = 0;
+                if constexpr (std::is_same_v<T, float>) q = detail::max_pool2x2_bwd_row8(r0, r1, gp, d0, d1, g.Q);
+                for (; q < g.Q; ++q) {
                     const T a = r0[2 * q], b = r0[2 * q + 1], c = r1[2 * q], d = r1[2 * q + 1], gv = gp[q];
                     const T m = nan_max(nan_max(nan_max(a, b), c), d);
                     // first position (row-major) holding the maximum; NaN counts as equal to NaN
