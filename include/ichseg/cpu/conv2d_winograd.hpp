@@ -220,14 +220,35 @@ void transform_filter(const float* w, int64_t K, int64_t C, bool rotate, float* 
     }
 }
 
-/// Split a zero-padded row into its m phases: ph[j * n + q] = row[m q + j], q < n.
+/// Split an image row, shifted right by `shift` (0 or 1) and zero outside [0, W), into its m phases:
+/// ph[j * n + q] = row[m q + j - shift], q < n. The interior runs all m phases of a column group at once, a
+/// fully used interleaved access that the compiler turns into vector shuffles.
 template <int M>
-inline void split_phases(const float* row, int64_t n, float* ph) {
-    for (int j = 0; j < M; ++j) {
-        float* p = ph + j * n;
-#pragma omp simd
-        for (int64_t q = 0; q < n; ++q) p[q] = row[M * q + j];
-    }
+inline void split_phases(const float* row, int64_t W, int shift, int64_t n, float* ph) {
+    const int64_t q_lo = shift > 0 ? 1 : 0;                        // first q with m q - shift >= 0
+    const int64_t q_hi = std::max(q_lo, std::min(n, (W + shift) / M));  // q below: m q + m - 1 - shift < W
+    for (int64_t q = 0; q < q_lo; ++q)
+        for (int j = 0; j < M; ++j) {
+            const int64_t i = M * q + j - shift;
+            ph[j * n + q] = i >= 0 && i < W ? row[i] : 0.f;
+        }
+    const float* src = row - shift;
+    for (int64_t q = q_lo; q < q_hi; ++q)
+        for (int j = 0; j < M; ++j) ph[j * n + q] = src[M * q + j];
+    for (int64_t q = q_hi; q < n; ++q)
+        for (int j = 0; j < M; ++j) {
+            const int64_t i = M * q + j - shift;
+            ph[j * n + q] = i >= 0 && i < W ? row[i] : 0.f;
+        }
+}
+
+/// The inverse for an output row: row[m t + j] = ph[j * n + t] for every m t + j < W.
+template <int M>
+inline void merge_phases(const float* ph, int64_t n, int64_t W, float* row) {
+    const int64_t full = std::min(n, W / M);
+    for (int64_t t = 0; t < full; ++t)
+        for (int j = 0; j < M; ++j) row[M * t + j] = ph[j * n + t];
+    for (int64_t i = M * full; i < W; ++i) row[i] = ph[(i % M) * n + i / M];
 }
 
 /// V = B^T d B of tile rows [ty0, ty1) of one image: tile t (counted from ty0) of channel c, transform-domain
@@ -236,8 +257,7 @@ template <class WT>
 void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tiling& tl, int64_t ty0, int64_t ty1,
                      float* V, int64_t ld, int64_t stride) {
     constexpr int A = WT::alpha, M = WT::m;
-    const int64_t TW = tl.TW, n = TW + 1, Wp = M * n;
-    float* pad = thread_workspace<float>(static_cast<size_t>(Wp), 3);
+    const int64_t TW = tl.TW, n = TW + 1;
     float* ph = thread_workspace<float>(static_cast<size_t>(A * M * n), 2);  // A rows x M phases x n
     for (int64_t c = 0; c < C; ++c) {
         const float* xc = x + c * H * W;
@@ -248,10 +268,7 @@ void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tili
                     std::fill(ph + i * M * n, ph + (i + 1) * M * n, 0.f);
                     continue;
                 }
-                pad[0] = 0.f;
-                std::memcpy(pad + 1, xc + ih * W, sizeof(float) * W);
-                std::fill(pad + 1 + W, pad + Wp, 0.f);
-                split_phases<M>(pad, n, ph + i * M * n);
+                split_phases<M>(xc + ih * W, W, 1, n, ph + i * M * n);
             }
             float* out = V + c * ld + (ty - ty0) * TW;
             for_tiles(TW, [&](auto tag, int64_t tx) {
@@ -280,9 +297,7 @@ void transform_output(const float* Mt, int64_t K, int64_t H, int64_t W, const Ti
                       const float* bias, float* y, int64_t ld, int64_t stride) {
     constexpr int A = WT::alpha, M = WT::m;
     const int64_t TW = tl.TW;
-    float* buf = thread_workspace<float>(static_cast<size_t>(2 * M * M * TW), 2);
-    float* ph = buf;                  // [M rows][M phases][TW]
-    float* rows = buf + M * M * TW;   // [M rows][M * TW] interleaved
+    float* ph = thread_workspace<float>(static_cast<size_t>(M * M * TW), 2);  // [M rows][M phases][TW]
     for (int64_t k = 0; k < K; ++k) {
         const float b = bias ? bias[k] : 0.f;
         for (int64_t ty = ty0; ty < ty1; ++ty) {
@@ -305,13 +320,7 @@ void transform_output(const float* Mt, int64_t K, int64_t H, int64_t W, const Ti
             for (int a = 0; a < M; ++a) {
                 const int64_t oh = M * ty + a;
                 if (oh >= H) break;
-                float* r = rows + a * M * TW;
-                for (int bb = 0; bb < M; ++bb) {
-                    const float* p = ph + (a * M + bb) * TW;
-#pragma omp simd
-                    for (int64_t tx = 0; tx < TW; ++tx) r[M * tx + bb] = p[tx];
-                }
-                std::memcpy(y + (k * H + oh) * W, r, sizeof(float) * W);
+                merge_phases<M>(ph + a * M * TW, TW, W, y + (k * H + oh) * W);
             }
         }
     }
@@ -324,9 +333,7 @@ void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, con
                            int64_t ty1, float* D, int64_t ld, int64_t stride) {
     constexpr int A = WT::alpha, M = WT::m;
     const int64_t TW = tl.TW;
-    float* buf = thread_workspace<float>(static_cast<size_t>(M * M * TW + M * TW), 2);
-    float* ph = buf;             // [M rows][M phases][TW]
-    float* pad = buf + M * M * TW;
+    float* ph = thread_workspace<float>(static_cast<size_t>(M * M * TW), 2);  // [M rows][M phases][TW]
     for (int64_t k = 0; k < K; ++k)
         for (int64_t ty = ty0; ty < ty1; ++ty) {
             for (int a = 0; a < M; ++a) {
@@ -335,9 +342,7 @@ void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, con
                     std::fill(ph + a * M * TW, ph + (a + 1) * M * TW, 0.f);
                     continue;
                 }
-                std::memcpy(pad, dy + (k * H + oh) * W, sizeof(float) * W);
-                std::fill(pad + W, pad + M * TW, 0.f);
-                split_phases<M>(pad, TW, ph + a * M * TW);
+                split_phases<M>(dy + (k * H + oh) * W, W, 0, TW, ph + a * M * TW);
             }
             float* out = D + k * ld + (ty - ty0) * TW;
             for_tiles(TW, [&](auto tag, int64_t tx) {
