@@ -558,23 +558,28 @@ void wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw) {
     if (dU_store.size() < static_cast<size_t>(A2 * KC)) dU_store.resize(static_cast<size_t>(A2 * KC));
     const float* dU = dU_store.data();
     wgrad_transformed<WT>(g, dy, x, dU_store.data());
-    // dw = G^T dU G per (k, c).
+    // dw = G^T dU G per (k, c), eight input channels at a time (contiguous in dU).
     parallel_for(g.K, [&](int64_t k) {
-        for (int64_t c = 0; c < g.C; ++c) {
-            float t[A][3];  // rows of dU G
+        for_tiles(g.C, [&](auto tag, int64_t c0) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            constexpr int L = sizeof(T) / sizeof(float);
+            T t[A][3];  // rows of dU G
             for (int i = 0; i < A; ++i) {
-                float u[A];
-                for (int j = 0; j < A; ++j) u[j] = dU[(i * A + j) * KC + k * g.C + c];
+                T u[A];
+                for (int j = 0; j < A; ++j) load<T>(u[j], dU + (i * A + j) * KC + k * g.C + c0);
                 WT::filter_adjoint(u, t[i]);
             }
-            float* o = dw + (k * g.C + c) * 9;
+            float out[9][L];  // out[r * 3 + s][lane]
             for (int s = 0; s < 3; ++s) {
-                float col[A], r[3];
+                T col[A], r[3];
                 for (int i = 0; i < A; ++i) col[i] = t[i][s];
                 WT::filter_adjoint(col, r);
-                for (int rr = 0; rr < 3; ++rr) o[rr * 3 + s] = r[rr];
+                for (int rr = 0; rr < 3; ++rr) store<T>(out[rr * 3 + s], r[rr]);
             }
-        }
+            float* o = dw + (k * g.C + c0) * 9;
+            for (int l = 0; l < L; ++l)
+                for (int e = 0; e < 9; ++e) o[l * 9 + e] = out[e][l];
+        });
     }, g.K * g.C * A * A * 4);
 }
 
