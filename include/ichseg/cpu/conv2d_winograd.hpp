@@ -28,6 +28,10 @@
 #include "ichseg/cpu/gemm.hpp"
 #include "ichseg/cpu/workspace.hpp"
 
+// The transforms' fixed-size loops (alpha, m, 3) must be unrolled completely so that their small arrays live in
+// vector registers; GCC's heuristics leave the larger tile lambdas rolled (with stack spills) otherwise.
+#define ICHSEG_UNROLL _Pragma("GCC unroll 36")
+
 namespace ichseg::cpu::winograd {
 
 /// Eight floats processed as one value (GCC/Clang vector extension); the tile loops run eight tiles at a time
@@ -193,23 +197,23 @@ void transform_filter(const float* w, int64_t K, int64_t C, bool rotate, float* 
             using T = std::remove_pointer_t<decltype(tag)>;
             constexpr int L = sizeof(T) / sizeof(float);
             T g[3][3];
-            for (int r = 0; r < 3; ++r)
-                for (int s = 0; s < 3; ++s) {
+            ICHSEG_UNROLL for (int r = 0; r < 3; ++r)
+                ICHSEG_UNROLL for (int s = 0; s < 3; ++s) {
                     float lane[L];
-                    for (int l = 0; l < L; ++l) {
+                    ICHSEG_UNROLL for (int l = 0; l < L; ++l) {
                         const int64_t k = rotate ? i0 + l : outer, c = rotate ? outer : i0 + l;
                         lane[l] = rotate ? w[(k * C + c) * 9 + (2 - r) * 3 + (2 - s)] : w[(k * C + c) * 9 + r * 3 + s];
                     }
                     load<T>(g[r][s], lane);
                 }
             T t[3][A];  // g G^T along each row
-            for (int r = 0; r < 3; ++r) WT::filter(g[r], t[r]);
+            ICHSEG_UNROLL for (int r = 0; r < 3; ++r) WT::filter(g[r], t[r]);
             float* dst = U + outer * inner_n + i0;
-            for (int j = 0; j < A; ++j) {
+            ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
                 const T col[3] = {t[0][j], t[1][j], t[2][j]};
                 T u[A];
                 WT::filter(col, u);
-                for (int i = 0; i < A; ++i) store<T>(dst + (i * A + j) * KC, u[i]);
+                ICHSEG_UNROLL for (int i = 0; i < A; ++i) store<T>(dst + (i * A + j) * KC, u[i]);
             }
         });
     };
@@ -228,15 +232,15 @@ inline void split_phases(const float* row, int64_t W, int shift, int64_t n, floa
     const int64_t q_lo = shift > 0 ? 1 : 0;                        // first q with m q - shift >= 0
     const int64_t q_hi = std::max(q_lo, std::min(n, (W + shift) / M));  // q below: m q + m - 1 - shift < W
     for (int64_t q = 0; q < q_lo; ++q)
-        for (int j = 0; j < M; ++j) {
+        ICHSEG_UNROLL for (int j = 0; j < M; ++j) {
             const int64_t i = M * q + j - shift;
             ph[j * n + q] = i >= 0 && i < W ? row[i] : 0.f;
         }
     const float* src = row - shift;
     for (int64_t q = q_lo; q < q_hi; ++q)
-        for (int j = 0; j < M; ++j) ph[j * n + q] = src[M * q + j];
+        ICHSEG_UNROLL for (int j = 0; j < M; ++j) ph[j * n + q] = src[M * q + j];
     for (int64_t q = q_hi; q < n; ++q)
-        for (int j = 0; j < M; ++j) {
+        ICHSEG_UNROLL for (int j = 0; j < M; ++j) {
             const int64_t i = M * q + j - shift;
             ph[j * n + q] = i >= 0 && i < W ? row[i] : 0.f;
         }
@@ -247,7 +251,7 @@ template <int M>
 inline void merge_phases(const float* ph, int64_t n, int64_t W, float* row) {
     const int64_t full = std::min(n, W / M);
     for (int64_t t = 0; t < full; ++t)
-        for (int j = 0; j < M; ++j) row[M * t + j] = ph[j * n + t];
+        ICHSEG_UNROLL for (int j = 0; j < M; ++j) row[M * t + j] = ph[j * n + t];
     for (int64_t i = M * full; i < W; ++i) row[i] = ph[(i % M) * n + i / M];
 }
 
@@ -262,7 +266,7 @@ void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tili
     for (int64_t c = 0; c < C; ++c) {
         const float* xc = x + c * H * W;
         for (int64_t ty = ty0; ty < ty1; ++ty) {
-            for (int i = 0; i < A; ++i) {
+            ICHSEG_UNROLL for (int i = 0; i < A; ++i) {
                 const int64_t ih = M * ty - 1 + i;
                 if (ih < 0 || ih >= H) {
                     std::fill(ph + i * M * n, ph + (i + 1) * M * n, 0.f);
@@ -274,16 +278,16 @@ void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tili
             for_tiles(TW, [&](auto tag, int64_t tx) {
                 using T = std::remove_pointer_t<decltype(tag)>;
                 T e[A][A];  // e[r][j] = (d B)[r][j]
-                for (int r = 0; r < A; ++r) {
+                ICHSEG_UNROLL for (int r = 0; r < A; ++r) {
                     T d[A];
-                    for (int s = 0; s < A; ++s) load<T>(d[s], ph + (r * M + s % M) * n + tx + s / M);
+                    ICHSEG_UNROLL for (int s = 0; s < A; ++s) load<T>(d[s], ph + (r * M + s % M) * n + tx + s / M);
                     WT::input(d, e[r]);
                 }
-                for (int j = 0; j < A; ++j) {
+                ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
                     T col[A], v[A];
-                    for (int r = 0; r < A; ++r) col[r] = e[r][j];
+                    ICHSEG_UNROLL for (int r = 0; r < A; ++r) col[r] = e[r][j];
                     WT::input(col, v);
-                    for (int i = 0; i < A; ++i) store<T>(out + (i * A + j) * stride + tx, v[i]);
+                    ICHSEG_UNROLL for (int i = 0; i < A; ++i) store<T>(out + (i * A + j) * stride + tx, v[i]);
                 }
             });
         }
@@ -305,19 +309,19 @@ void transform_output(const float* Mt, int64_t K, int64_t H, int64_t W, const Ti
             for_tiles(TW, [&](auto tag, int64_t tx) {
                 using T = std::remove_pointer_t<decltype(tag)>;
                 T s[M][A];  // (A^T m)[a][j]
-                for (int j = 0; j < A; ++j) {
+                ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
                     T col[A], o[M];
-                    for (int i = 0; i < A; ++i) load<T>(col[i], mk + (i * A + j) * stride + tx);
+                    ICHSEG_UNROLL for (int i = 0; i < A; ++i) load<T>(col[i], mk + (i * A + j) * stride + tx);
                     WT::output(col, o);
-                    for (int a = 0; a < M; ++a) s[a][j] = o[a];
+                    ICHSEG_UNROLL for (int a = 0; a < M; ++a) s[a][j] = o[a];
                 }
-                for (int a = 0; a < M; ++a) {
+                ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
                     T o[M];
                     WT::output(s[a], o);
-                    for (int bb = 0; bb < M; ++bb) store<T>(ph + (a * M + bb) * TW + tx, o[bb] + b);
+                    ICHSEG_UNROLL for (int bb = 0; bb < M; ++bb) store<T>(ph + (a * M + bb) * TW + tx, o[bb] + b);
                 }
             });
-            for (int a = 0; a < M; ++a) {
+            ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
                 const int64_t oh = M * ty + a;
                 if (oh >= H) break;
                 merge_phases<M>(ph + a * M * TW, TW, W, y + (k * H + oh) * W);
@@ -336,7 +340,7 @@ void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, con
     float* ph = thread_workspace<float>(static_cast<size_t>(M * M * TW), 2);  // [M rows][M phases][TW]
     for (int64_t k = 0; k < K; ++k)
         for (int64_t ty = ty0; ty < ty1; ++ty) {
-            for (int a = 0; a < M; ++a) {
+            ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
                 const int64_t oh = M * ty + a;
                 if (oh >= H) {
                     std::fill(ph + a * M * TW, ph + (a + 1) * M * TW, 0.f);
@@ -348,16 +352,16 @@ void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, con
             for_tiles(TW, [&](auto tag, int64_t tx) {
                 using T = std::remove_pointer_t<decltype(tag)>;
                 T q[M][A];  // (dY A^T)[a][j]
-                for (int a = 0; a < M; ++a) {
+                ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
                     T r[M];
-                    for (int bb = 0; bb < M; ++bb) load<T>(r[bb], ph + (a * M + bb) * TW + tx);
+                    ICHSEG_UNROLL for (int bb = 0; bb < M; ++bb) load<T>(r[bb], ph + (a * M + bb) * TW + tx);
                     WT::output_adjoint(r, q[a]);
                 }
-                for (int j = 0; j < A; ++j) {
+                ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
                     T col[M], d[A];
-                    for (int a = 0; a < M; ++a) col[a] = q[a][j];
+                    ICHSEG_UNROLL for (int a = 0; a < M; ++a) col[a] = q[a][j];
                     WT::output_adjoint(col, d);
-                    for (int i = 0; i < A; ++i) store<T>(out + (i * A + j) * stride + tx, d[i]);
+                    ICHSEG_UNROLL for (int i = 0; i < A; ++i) store<T>(out + (i * A + j) * stride + tx, d[i]);
                 }
             });
         }
@@ -564,21 +568,21 @@ void wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw) {
             using T = std::remove_pointer_t<decltype(tag)>;
             constexpr int L = sizeof(T) / sizeof(float);
             T t[A][3];  // rows of dU G
-            for (int i = 0; i < A; ++i) {
+            ICHSEG_UNROLL for (int i = 0; i < A; ++i) {
                 T u[A];
-                for (int j = 0; j < A; ++j) load<T>(u[j], dU + (i * A + j) * KC + k * g.C + c0);
+                ICHSEG_UNROLL for (int j = 0; j < A; ++j) load<T>(u[j], dU + (i * A + j) * KC + k * g.C + c0);
                 WT::filter_adjoint(u, t[i]);
             }
             float out[9][L];  // out[r * 3 + s][lane]
-            for (int s = 0; s < 3; ++s) {
+            ICHSEG_UNROLL for (int s = 0; s < 3; ++s) {
                 T col[A], r[3];
-                for (int i = 0; i < A; ++i) col[i] = t[i][s];
+                ICHSEG_UNROLL for (int i = 0; i < A; ++i) col[i] = t[i][s];
                 WT::filter_adjoint(col, r);
-                for (int rr = 0; rr < 3; ++rr) store<T>(out[rr * 3 + s], r[rr]);
+                ICHSEG_UNROLL for (int rr = 0; rr < 3; ++rr) store<T>(out[rr * 3 + s], r[rr]);
             }
             float* o = dw + (k * g.C + c0) * 9;
-            for (int l = 0; l < L; ++l)
-                for (int e = 0; e < 9; ++e) o[l * 9 + e] = out[e][l];
+            ICHSEG_UNROLL for (int l = 0; l < L; ++l)
+                ICHSEG_UNROLL for (int e = 0; e < 9; ++e) o[l * 9 + e] = out[e][l];
         });
     }, g.K * g.C * A * A * 4);
 }
@@ -620,3 +624,5 @@ inline void conv2d_wgrad(const ConvGeometry& g, const float* dy, const float* x,
 }
 
 }  // namespace ichseg::cpu::winograd
+
+#undef ICHSEG_UNROLL
