@@ -262,17 +262,20 @@ void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tili
                      float* V, int64_t ld, int64_t stride) {
     constexpr int A = WT::alpha, M = WT::m;
     const int64_t TW = tl.TW, n = TW + 1;
-    float* ph = thread_workspace<float>(static_cast<size_t>(A * M * n), 2);  // A rows x M phases x n
+    // A ring of A split rows: image row ih lives in slot (ih + 1) % A. Consecutive tile rows share A - M image
+    // rows, which are split once.
+    float* ph = thread_workspace<float>(static_cast<size_t>(A * M * n), 2);  // A slots x M phases x n
     for (int64_t c = 0; c < C; ++c) {
         const float* xc = x + c * H * W;
         for (int64_t ty = ty0; ty < ty1; ++ty) {
+            const float* rp[A];  // the split rows of this tile row, top to bottom
             ICHSEG_UNROLL for (int i = 0; i < A; ++i) {
                 const int64_t ih = M * ty - 1 + i;
-                if (ih < 0 || ih >= H) {
-                    std::fill(ph + i * M * n, ph + (i + 1) * M * n, 0.f);
-                    continue;
-                }
-                split_phases<M>(xc + ih * W, W, 1, n, ph + i * M * n);
+                float* slot = ph + ((ih + 1) % A) * M * n;
+                rp[i] = slot;
+                if (ty > ty0 && i < A - M) continue;  // split for the previous tile row
+                if (ih < 0 || ih >= H) std::fill(slot, slot + M * n, 0.f);
+                else split_phases<M>(xc + ih * W, W, 1, n, slot);
             }
             float* out = V + c * ld + (ty - ty0) * TW;
             for_tiles(TW, [&](auto tag, int64_t tx) {
@@ -280,7 +283,7 @@ void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tili
                 T e[A][A];  // e[r][j] = (d B)[r][j]
                 ICHSEG_UNROLL for (int r = 0; r < A; ++r) {
                     T d[A];
-                    ICHSEG_UNROLL for (int s = 0; s < A; ++s) load<T>(d[s], ph + (r * M + s % M) * n + tx + s / M);
+                    ICHSEG_UNROLL for (int s = 0; s < A; ++s) load<T>(d[s], rp[r] + (s % M) * n + tx + s / M);
                     WT::input(d, e[r]);
                 }
                 ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
