@@ -185,43 +185,47 @@ struct Tiling {
 
 /// U[a*a][K][C] = G g G^T of every filter; with `rotate`, the filter w[k][c] rotated by 180 degrees, stored as
 /// U[a*a][C][K] (the dgrad filter). Eight filters that are neighbours in U are transformed together, so the
-/// alpha^2 output streams are written contiguously.
+/// alpha^2 output streams are written contiguously. Rotated, the eight come from eight different filter rows
+/// w[k][.]; blocks of 16 rows are then walked along c together, so that the reads stay in 16 sequential streams.
 template <class WT>
 void transform_filter(const float* w, int64_t K, int64_t C, bool rotate, float* U) {
     constexpr int A = WT::alpha;
     const int64_t KC = K * C;
-    // U row `outer` (k, or c when rotated), columns [i0, i0 + width) (c, or k when rotated).
-    const int64_t outer_n = rotate ? C : K, inner_n = rotate ? K : C;
-    auto one = [&](int64_t outer) {
-        for_tiles(inner_n, [&](auto tag, int64_t i0) {
-            using T = std::remove_pointer_t<decltype(tag)>;
-            constexpr int L = sizeof(T) / sizeof(float);
-            T g[3][3];
-            ICHSEG_UNROLL for (int r = 0; r < 3; ++r)
-                ICHSEG_UNROLL for (int s = 0; s < 3; ++s) {
-                    float lane[L];
-                    ICHSEG_UNROLL for (int l = 0; l < L; ++l) {
-                        const int64_t k = rotate ? i0 + l : outer, c = rotate ? outer : i0 + l;
-                        lane[l] = rotate ? w[(k * C + c) * 9 + (2 - r) * 3 + (2 - s)] : w[(k * C + c) * 9 + r * 3 + s];
-                    }
-                    load<T>(g[r][s], lane);
+    // U row `outer` (k, or c when rotated), columns [i0, i0 + lanes) (c, or k when rotated).
+    const int64_t inner_n = rotate ? K : C;
+    auto block = [&](auto tag, int64_t outer, int64_t i0) {
+        using T = std::remove_pointer_t<decltype(tag)>;
+        constexpr int L = sizeof(T) / sizeof(float);
+        T g[3][3];
+        ICHSEG_UNROLL for (int r = 0; r < 3; ++r)
+            ICHSEG_UNROLL for (int s = 0; s < 3; ++s) {
+                float lane[L];
+                ICHSEG_UNROLL for (int l = 0; l < L; ++l) {
+                    const int64_t k = rotate ? i0 + l : outer, c = rotate ? outer : i0 + l;
+                    lane[l] = rotate ? w[(k * C + c) * 9 + (2 - r) * 3 + (2 - s)] : w[(k * C + c) * 9 + r * 3 + s];
                 }
-            T t[3][A];  // g G^T along each row
-            ICHSEG_UNROLL for (int r = 0; r < 3; ++r) WT::filter(g[r], t[r]);
-            float* dst = U + outer * inner_n + i0;
-            ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
-                const T col[3] = {t[0][j], t[1][j], t[2][j]};
-                T u[A];
-                WT::filter(col, u);
-                ICHSEG_UNROLL for (int i = 0; i < A; ++i) store<T>(dst + (i * A + j) * KC, u[i]);
+                load<T>(g[r][s], lane);
             }
-        });
+        T t[3][A];  // g G^T along each row
+        ICHSEG_UNROLL for (int r = 0; r < 3; ++r) WT::filter(g[r], t[r]);
+        float* dst = U + outer * inner_n + i0;
+        ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
+            const T col[3] = {t[0][j], t[1][j], t[2][j]};
+            T u[A];
+            WT::filter(col, u);
+            ICHSEG_UNROLL for (int i = 0; i < A; ++i) store<T>(dst + (i * A + j) * KC, u[i]);
+        }
     };
-    if (KC < 4096) {
-        for (int64_t o = 0; o < outer_n; ++o) one(o);
-    } else {
-        parallel_for(outer_n, one);
+    const int64_t work = KC * A * A * 4;
+    if (!rotate) {
+        parallel_for(K, [&](int64_t k) { for_tiles(C, [&](auto tag, int64_t c0) { block(tag, k, c0); }); }, work);
+        return;
     }
+    constexpr int64_t kRows = 16;
+    parallel_for((K + kRows - 1) / kRows, [&](int64_t kb) {
+        const int64_t k0 = kb * kRows, kn = std::min(kRows, K - k0);
+        for (int64_t c = 0; c < C; ++c) for_tiles(kn, [&](auto tag, int64_t i) { block(tag, c, k0 + i); });
+    }, work);
 }
 
 /// Split an image row, shifted right by `shift` (0 or 1) and zero outside [0, W), into its m phases:
