@@ -46,7 +46,8 @@ TEST_CASE("max_pool2d propagates NaN and routes dy to the window's first NaN", "
     const Shape s{1, 2, 4, 20};
     auto x = integers<float>(s, 5);
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    const std::vector<std::array<int64_t, 3>> nans = {{0, 0, 3}, {0, 1, 2}, {0, 1, 3}, {1, 2, 9}, {1, 3, 18}, {1, 2, 19}};
+    const std::vector<std::array<int64_t, 3>> nans = {{0, 0, 3}, {0, 1, 2}, {0, 1, 3},
+                                                      {1, 2, 9}, {1, 3, 18}, {1, 2, 19}};
     for (auto [c, h, w] : nans) x(0, c, h, w) = nan;
     Var<float> xv(x, true);
     Var<float> y = max_pool2d(xv);

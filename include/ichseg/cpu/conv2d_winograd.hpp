@@ -11,14 +11,12 @@
 /// images, and batch-wide chunks with one GEMM per transform-domain point per thread for small images with many
 /// channels. Both are bitwise reproducible for a fixed thread count. Tile tx of a padded row reads columns
 /// m*tx .. m*tx + alpha - 1; splitting each row into its m phases (p[j][q] = row[m q + j]) makes every access of
-/// the tile loops contiguous, so they vectorise across tiles. Float only. The transforms add rounding: a few ulp per element for
-/// m = 2 (points 0, +-1, +-1/2), roughly ten times more for m = 4 (points up to +-2, factors 1/24); the tests
-/// bound both against direct convolution.
+/// the tile loops contiguous, so they vectorise across tiles. Float only. The transforms add rounding: a few ulp
+/// per element for m = 2 (points 0, +-1, +-1/2), roughly ten times more for m = 4 (points up to +-2, factors
+/// 1/24); the tests bound both against direct convolution.
 #pragma once
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -229,8 +227,8 @@ void transform_filter(const float* w, int64_t K, int64_t C, bool rotate, float* 
 }
 
 /// Split an image row, shifted right by `shift` (0 or 1) and zero outside [0, W), into its m phases:
-/// ph[j * n + q] = row[m q + j - shift], q < n. The interior runs all m phases of a column group at once, a
-/// fully used interleaved access that the compiler turns into vector shuffles.
+/// ph[j * n + q] = row[m q + j - shift], q < n. The interior handles all m phases of a column group together
+/// (a fully used interleaved access, which the compiler can vectorise); the edges are checked one by one.
 template <int M>
 inline void split_phases(const float* row, int64_t W, int shift, int64_t n, float* ph) {
     const int64_t q_lo = shift > 0 ? 1 : 0;                        // first q with m q - shift >= 0
@@ -376,8 +374,8 @@ void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, con
 
 // Two schedules share the work among the threads.
 //  - blocked: every thread takes whole blocks of tile rows of one image and runs the input transform, the
-//    alpha^2 GEMMs and the output transform in its own buffers, which stay near L2. Best for large images with
-//    few channels. wgrad keeps one transform-domain partial dU per thread and sums them in thread order.
+//    alpha^2 GEMMs and the output transform in its own buffers. Best for large images with few channels. wgrad
+//    keeps one transform-domain partial dU per thread and sums them in thread order.
 //  - shared: the batch's tiles are cut into chunks; a chunk's transforms are shared out over channels and its
 //    alpha^2 GEMMs over the threads, one transform-domain point per GEMM. Each thread then reads only its share
 //    of the (large) transformed filter or dU, and the GEMMs see the tiles of several images at once. Best for
@@ -532,11 +530,12 @@ void wgrad_transformed(const ConvGeometry& g, const float* dy, const float* x, f
         return;
     }
     const int64_t rows = tile_rows_per_block(g.N, tl, block_tiles(g.C, g.K)), blocks = (tl.TH + rows - 1) / rows;
-    const int parts_max = std::max(1, num_threads());
+    // Thread 0 accumulates into dU itself, thread t > 0 into partial[t - 1].
+    const size_t partial_size = static_cast<size_t>(std::max(0, num_threads() - 1) * usize);
     std::vector<float>& partial = caller_buffer<float>(0);
-    if (partial.size() < static_cast<size_t>(parts_max * usize)) partial.resize(static_cast<size_t>(parts_max * usize));
+    if (partial.size() < partial_size) partial.resize(partial_size);
     const int parts = parallel_chunks(g.N * blocks, [&](int t, int64_t tb, int64_t te) {
-        float* pU = t == 0 ? dU : partial.data() + t * usize;
+        float* pU = t == 0 ? dU : partial.data() + (t - 1) * usize;
         std::fill(pU, pU + usize, 0.f);
         for (int64_t task = tb; task < te; ++task) {
             const int64_t n = task / blocks, ty0 = (task % blocks) * rows, ty1 = std::min(tl.TH, ty0 + rows);
@@ -554,7 +553,7 @@ void wgrad_transformed(const ConvGeometry& g, const float* dy, const float* x, f
     parallel_for((usize + 65535) / 65536, [&](int64_t blk) {
         const int64_t lo = blk * 65536, hi = std::min<int64_t>(usize, lo + 65536);
         for (int t = 1; t < parts; ++t) {
-            const float* p = partial.data() + t * usize;
+            const float* p = partial.data() + (t - 1) * usize;
 #pragma omp simd
             for (int64_t i = lo; i < hi; ++i) dU[i] += p[i];
         }
