@@ -58,9 +58,6 @@ namespace detail {
 typedef float v8f __attribute__((vector_size(32)));
 typedef int v8i __attribute__((vector_size(32)));
 
-/// nan_max on eight lanes.
-inline v8f nan_max8(v8f a, v8f b) { return ((a > b) | (a != a)) ? a : b; }
-
 /// The 2x2 backward for output columns [0, 8 * (Q / 8)) of one row pair, eight windows at a time; returns the
 /// number of columns done (the caller finishes the rest with the scalar loop, which has the same rule).
 /// Even/odd input columns are separated by shuffles, so the branchy scalar argmax becomes compares and blends.
@@ -79,7 +76,11 @@ inline int64_t max_pool2x2_bwd_row8(const float* r0, const float* r1, const floa
         __builtin_memcpy(&gv, gp + q, 32);
         const v8f a = __builtin_shuffle(x0, x1, even), b = __builtin_shuffle(x0, x1, odd);
         const v8f c = __builtin_shuffle(x2, x3, even), d = __builtin_shuffle(x2, x3, odd);
-        const v8f m = nan_max8(nan_max8(nan_max8(a, b), c), d);
+        // nan_max on eight lanes, written out: no function takes or returns a vector (its ABI would depend on
+        // the consumer's -m flags).
+        const v8f ab = ((a > b) | (a != a)) ? a : b;
+        const v8f abc = ((ab > c) | (ab != ab)) ? ab : c;
+        const v8f m = ((abc > d) | (abc != abc)) ? abc : d;
         const v8i m_nan = m != m;
         const v8i ia = (a == m) | ((a != a) & m_nan);
         const v8i ib = ~ia & ((b == m) | ((b != b) & m_nan));
