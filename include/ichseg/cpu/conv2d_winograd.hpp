@@ -148,9 +148,9 @@ inline bool applicable(const ConvGeometry& g) {
 }
 
 /// Winograd is chosen automatically when it pays: at least 8 channels each way (smaller GEMMs do not pay for the
-/// transforms) and images of at least 16 x 16 (smaller tile rows leave the vectorised tile loops idle; im2col +
-/// GEMM measured faster there).
-inline bool preferred(const ConvGeometry& g) { return applicable(g) && g.C >= 8 && g.K >= 8 && g.H >= 16 && g.W >= 16; }
+/// transforms) and images of at least 4 x 4. On 4 x 4 and 8 x 8 images with 32-128 channels (the `small` U-Net's
+/// deep layers) the shared schedule is 1.5-1.8x faster than im2col + GEMM (docs/performance.md).
+inline bool preferred(const ConvGeometry& g) { return applicable(g) && g.C >= 8 && g.K >= 8 && g.H >= 4 && g.W >= 4; }
 
 /// The tile size used for a geometry: F(4x4) once the image is at least 32 x 32. Below that the filter transform
 /// (alpha^2 K C values per call) costs as much as the few GEMM columns it serves, and F(2x2) is faster.
@@ -383,10 +383,13 @@ void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, con
 // Both are bitwise reproducible for a fixed thread count.
 
 /// The shared schedule pays off once an image has at most 64 tiles and the transformed filter holds at least
-/// 2^20 values (measured on the paper's U-Net layers, docs/performance.md).
+/// 2^20 values (measured on the paper's U-Net layers), and always for images of at most 16 tiles (8 x 8 pixels
+/// with F(2x2)), where the blocked schedule's per-image GEMMs are too small (the `small` U-Net's deep layers;
+/// docs/performance.md).
 inline bool use_shared_schedule(const Tiling& tl, int a2, int64_t C, int64_t K) {
     if (tuning().schedule != Tuning::Schedule::Auto) return tuning().schedule == Tuning::Schedule::Shared;
-    return tl.TH * tl.TW <= 64 && a2 * C * K >= (int64_t(1) << 20);
+    const int64_t tiles = tl.TH * tl.TW;
+    return tiles <= 16 || (tiles <= 64 && a2 * C * K >= (int64_t(1) << 20));
 }
 
 /// Tiles per block of the blocked schedule (the GEMMs' N): about 24k / (C + K), at least 64, so that a block's

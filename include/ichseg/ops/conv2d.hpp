@@ -15,9 +15,8 @@
 
 namespace ichseg {
 
-/// How the CPU computes a convolution. Auto picks Winograd (fprop F(2x2,3x3); dgrad and wgrad F(4x4,3x3) from
-/// 32 x 32 images, F(2x2,3x3) below)
-/// for float 3x3 stride-1 pad-1 convolutions with at least 8 channels each way on images of at least 16 x 16
+/// How the CPU computes a convolution. Auto picks Winograd (F(4x4,3x3) on images of at least 32 x 32, F(2x2,3x3)
+/// below) for float 3x3 stride-1 pad-1 convolutions with at least 8 channels each way on images of at least 4 x 4
 /// (cpu::winograd::preferred), and im2col + GEMM otherwise (always for double).
 enum class ConvAlgorithm { Auto, Im2colGemm, Winograd };
 
