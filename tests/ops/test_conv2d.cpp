@@ -9,6 +9,7 @@
 #include "support/golden.hpp"
 #include "support/gradcheck.hpp"
 #include "support/naive.hpp"
+#include "support/threads.hpp"
 #include "support/tolerance.hpp"
 
 using namespace ichseg;
@@ -117,11 +118,15 @@ TEST_CASE("Winograd's blocked and shared schedules, with any chunking, match the
     const auto x4 = uniform<float>(f4.x, 85), w4 = uniform<float>(f4.w, 86), b4 = uniform<float>({f4.w[0]}, 87);
     const auto dy4 = uniform<float>({f4.x[0], f4.w[0], f4.x[2], f4.x[3]}, 88);
     const auto x4d = x4.cast<double>(), w4d = w4.cast<double>(), dy4d = dy4.cast<double>();
+    // On 1 and 3 threads: the shared schedule divides a chunk's GEMMs among the threads, the blocked one its
+    // blocks, and blocked wgrad sums per-thread partials.
+    for (int threads : {1, 3})
     for (auto schedule : {Tuning::Schedule::Blocked, Tuning::Schedule::Shared})
         for (int64_t chunk : {0, 100, 40, 10}) {
             if (schedule == Tuning::Schedule::Blocked && chunk != 0) continue;
+            ScopedThreads scoped(threads);
             winograd::tuning() = Tuning{schedule, chunk};
-            INFO("schedule " << static_cast<int>(schedule) << " chunk_tiles " << chunk);
+            INFO("threads " << threads << " schedule " << static_cast<int>(schedule) << " chunk_tiles " << chunk);
             ICHSEG_REQUIRE_EQUAL(conv2d_fprop(x2, w2, b2, p), naive::conv2d(x2, w2, b2, naive_of(f2)));
             ICHSEG_REQUIRE_EQUAL(conv2d_dgrad(dy2, w2, f2.x, p), naive::conv2d_dx(dy2, w2, f2.x, naive_of(f2)));
             ICHSEG_REQUIRE_EQUAL(conv2d_wgrad(dy2, x2, f2.w, p, true).first,

@@ -9,6 +9,7 @@
 #include "support/golden.hpp"
 #include "support/gradcheck.hpp"
 #include "support/naive.hpp"
+#include "support/threads.hpp"
 #include "support/tolerance.hpp"
 
 using namespace ichseg;
@@ -23,9 +24,12 @@ struct Geom {
     int64_t s, p, op;
 };
 // The U-Net's 2x2 stride 2, plus odd sizes, stride 1, padding, output padding, a 3x3 stride 2 and >= 8 channels.
+// The last two are 2x2 stride 2 (cpu::convt2x2) with enough work to run on several threads: three images (wgrad
+// sums per-thread partials), and one image cut into several row blocks (64 channels, 64 rows).
 const std::vector<Geom> kGeoms = {
-    {{2, 4, 3, 5}, {4, 3, 2, 2}, 2, 0, 0}, {{1, 3, 4, 3}, {3, 2, 3, 3}, 2, 1, 1}, {{2, 2, 5, 4}, {2, 3, 3, 3}, 1, 1, 0},
-    {{1, 16, 4, 4}, {16, 8, 2, 2}, 2, 0, 0}, {{3, 1, 1, 1}, {1, 2, 2, 2}, 2, 0, 0}, {{1, 2, 3, 3}, {2, 2, 3, 3}, 3, 0, 2},
+    {{2, 4, 3, 5}, {4, 3, 2, 2}, 2, 0, 0},  {{1, 3, 4, 3}, {3, 2, 3, 3}, 2, 1, 1},   {{2, 2, 5, 4}, {2, 3, 3, 3}, 1, 1, 0},
+    {{1, 16, 4, 4}, {16, 8, 2, 2}, 2, 0, 0}, {{3, 1, 1, 1}, {1, 2, 2, 2}, 2, 0, 0},   {{1, 2, 3, 3}, {2, 2, 3, 3}, 3, 0, 2},
+    {{3, 16, 8, 8}, {16, 8, 2, 2}, 2, 0, 0}, {{1, 64, 64, 8}, {64, 64, 2, 2}, 2, 0, 0},
 };
 ConvTranspose2dParams params_of(const Geom& g) { return {g.s, g.s, g.p, g.p, g.op, g.op}; }
 }  // namespace
@@ -33,9 +37,13 @@ ConvTranspose2dParams params_of(const Geom& g) { return {g.s, g.s, g.p, g.p, g.o
 TEST_CASE("conv_transpose2d forward and gradients equal the naive loops exactly on integers",
           "[ops][conv_transpose2d]") {
     // Integers in [-4, 4]: all partial sums are exact in float, so any summation order gives the naive result.
-    uint64_t seed = 100;
+    // On 1 and 3 threads: the 2x2 stride-2 path splits row blocks over threads and sums per-thread partials.
+    for (int threads : {1, 3})
     for (const Geom& g : kGeoms) {
-        INFO("x " << to_string(g.x) << " w " << to_string(g.w) << " s " << g.s << " p " << g.p << " op " << g.op);
+        ScopedThreads scoped(threads);
+        uint64_t seed = 100 + 10 * static_cast<uint64_t>(&g - kGeoms.data());
+        INFO("threads " << threads << " x " << to_string(g.x) << " w " << to_string(g.w) << " s " << g.s << " p "
+                        << g.p << " op " << g.op);
         const auto x = integers<float>(g.x, seed++), w = integers<float>(g.w, seed++);
         const auto b = integers<float>({g.w[1]}, seed++);
         Var<float> xv(x, true), wv(w, true), bv(b, true);

@@ -6,9 +6,11 @@
 ///   conv_transpose2d_fprop(x)   = conv2d_dgrad(dy := x)              -> (N, Cout, Hout, Wout)
 ///   conv_transpose2d_dgrad(dy)  = conv2d_fprop(x := dy)              -> (N, Cin, H, W)
 ///   conv_transpose2d_wgrad      = conv2d_wgrad(dy := x, x := dy)     -> (Cin, Cout, R, S)
-/// Hout = (H - 1) * stride - 2 * pad + R + output_padding. The U-Net uses R = S = stride = 2, pad 0.
+/// Hout = (H - 1) * stride - 2 * pad + R + output_padding. The U-Net uses R = S = stride = 2, pad 0; on the CPU
+/// that case runs as pixel-wise products instead (cpu/conv_transpose2d.hpp), the same result up to rounding.
 #pragma once
 
+#include "ichseg/cpu/conv_transpose2d.hpp"
 #include "ichseg/ops/conv2d.hpp"
 
 namespace ichseg {
@@ -17,6 +19,17 @@ struct ConvTranspose2dParams {
     int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, output_pad_h = 0, output_pad_w = 0;
     Conv2dParams as_conv() const { return {stride_h, stride_w, pad_h, pad_w, ConvAlgorithm::Im2colGemm}; }
 };
+
+namespace detail {
+/// The U-Net's case, 2x2 kernel, stride 2, no padding, with every tensor on the CPU: cpu::convt2x2 runs it.
+template <class T>
+bool convt2x2_applies(const Shape& w, const ConvTranspose2dParams& p, std::initializer_list<const Tensor<T>*> ts) {
+    for (const Tensor<T>* t : ts)
+        if (t->defined() && !t->device().is_cpu()) return false;
+    return w.size() == 4 && w[2] == 2 && w[3] == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 &&
+           p.pad_w == 0 && p.output_pad_h == 0 && p.output_pad_w == 0;
+}
+}  // namespace detail
 
 /// Output shape; validates the arguments and names the op in errors.
 inline Shape conv_transpose2d_output_shape(const char* op, const Shape& x, const Shape& w,
@@ -44,6 +57,13 @@ Tensor<T> conv_transpose2d_fprop(const Tensor<T>& x, const Tensor<T>& w, const T
     const Shape ys = conv_transpose2d_output_shape(op, x.shape(), w.shape(), p);
     if (b.defined())
         ICHSEG_CHECK(b.dim() == 1 && b.size(0) == ys[1], op, ": bias must be (", ys[1], "), got ", describe(b));
+    if (detail::convt2x2_applies<T>(w.shape(), p, {&x, &w, &b})) {
+        const Tensor<T> xc = x.contiguous(), wc = w.contiguous(), bc = b.defined() ? b.contiguous() : Tensor<T>();
+        Tensor<T> y = Tensor<T>::empty(ys);
+        cpu::convt2x2::fprop<T>({ys[0], w.size(0), ys[1], x.size(2), x.size(3)}, xc.data(), wc.data(),
+                                bc.defined() ? bc.data() : nullptr, y.data());
+        return y;
+    }
     Tensor<T> y = conv2d_dgrad(x, w, ys, p.as_conv());
 #if ICHSEG_WITH_CUDA
     if (y.device().is_cuda()) {
@@ -65,6 +85,14 @@ Tensor<T> conv_transpose2d_fprop(const Tensor<T>& x, const Tensor<T>& w, const T
 
 template <class T>
 Tensor<T> conv_transpose2d_dgrad(const Tensor<T>& dy, const Tensor<T>& w, const ConvTranspose2dParams& p) {
+    if (dy.dim() == 4 && w.dim() == 4 && dy.size(1) == w.size(1) && dy.size(2) % 2 == 0 && dy.size(3) % 2 == 0 &&
+        detail::convt2x2_applies<T>(w.shape(), p, {&dy, &w})) {
+        const Tensor<T> dyc = dy.contiguous(), wc = w.contiguous();
+        Tensor<T> dx = Tensor<T>::empty({dy.size(0), w.size(0), dy.size(2) / 2, dy.size(3) / 2});
+        cpu::convt2x2::dgrad<T>({dy.size(0), w.size(0), w.size(1), dy.size(2) / 2, dy.size(3) / 2}, dyc.data(),
+                                wc.data(), dx.data());
+        return dx;
+    }
     return conv2d_fprop(dy, w, Tensor<T>(), p.as_conv());
 }
 
@@ -72,7 +100,17 @@ Tensor<T> conv_transpose2d_dgrad(const Tensor<T>& dy, const Tensor<T>& w, const 
 template <class T>
 std::pair<Tensor<T>, Tensor<T>> conv_transpose2d_wgrad(const Tensor<T>& dy, const Tensor<T>& x, const Shape& w_shape,
                                                        const ConvTranspose2dParams& p, bool with_bias) {
-    auto [dw, unused] = conv2d_wgrad(x, dy, w_shape, p.as_conv(), false);
+    Tensor<T> dw;
+    if (dy.dim() == 4 && x.dim() == 4 && w_shape.size() == 4 && x.size(1) == w_shape[0] &&
+        dy.size(1) == w_shape[1] && dy.size(0) == x.size(0) && dy.size(2) == 2 * x.size(2) &&
+        dy.size(3) == 2 * x.size(3) && detail::convt2x2_applies<T>(w_shape, p, {&dy, &x})) {
+        const Tensor<T> dyc = dy.contiguous(), xc = x.contiguous();
+        dw = Tensor<T>::empty(w_shape);
+        cpu::convt2x2::wgrad<T>({x.size(0), x.size(1), dy.size(1), x.size(2), x.size(3)}, dyc.data(), xc.data(),
+                                dw.data());
+    } else {
+        dw = conv2d_wgrad(x, dy, w_shape, p.as_conv(), false).first;
+    }
     Tensor<T> db;
 #if ICHSEG_WITH_CUDA
     if (dy.device().is_cuda()) return {dw, with_bias ? cuda::channel_sum(dy) : db};
