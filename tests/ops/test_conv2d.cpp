@@ -154,6 +154,25 @@ TEST_CASE("conv2d through autograd gives the naive gradients for x, w and b", "[
     }
 }
 
+TEST_CASE("conv2d im2col + GEMM on several threads equals the naive loops", "[ops][conv2d]") {
+    // Large enough to be split over threads (row blocks per image; wgrad sums per-thread partials), stride 1 and
+    // stride 2 (whose dgrad scatters with col2im). Exact on integers, as above.
+    for (const Geom& g : {Geom{{3, 6, 20, 18}, {5, 6, 3, 3}, 1, 1, 1, 1}, Geom{{3, 6, 21, 19}, {5, 6, 3, 3}, 2, 2, 1, 1}})
+        for (int threads : {1, 3}) {
+            ScopedThreads scoped(threads);
+            INFO("threads " << threads << " x " << to_string(g.x) << " stride " << g.sh);
+            const Conv2dParams p = params_of(g, ConvAlgorithm::Im2colGemm);
+            const auto x = integers<float>(g.x, 91), w = integers<float>(g.w, 92), b = integers<float>({g.w[0]}, 93);
+            const Tensor<float> y = conv2d_fprop(x, w, b, p);
+            ICHSEG_REQUIRE_EQUAL(y, naive::conv2d(x, w, b, naive_of(g)));
+            const auto dy = integers<float>(y.shape(), 94);
+            ICHSEG_REQUIRE_EQUAL(conv2d_dgrad(dy, w, g.x, p), naive::conv2d_dx(dy, w, g.x, naive_of(g)));
+            auto [dw, db] = conv2d_wgrad(dy, x, g.w, p, true);
+            ICHSEG_REQUIRE_EQUAL(dw, naive::conv2d_dw(dy, x, g.w, naive_of(g)));
+            ICHSEG_REQUIRE_EQUAL(db, naive::channel_sum(dy));
+        }
+}
+
 TEST_CASE("conv2d without bias and with only some inputs requiring gradients", "[ops][conv2d]") {
     const Geom g = kGeoms[0];
     const auto x = integers<float>(g.x, 31), w = integers<float>(g.w, 32);
