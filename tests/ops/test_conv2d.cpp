@@ -173,6 +173,29 @@ TEST_CASE("conv2d im2col + GEMM on several threads equals the naive loops", "[op
         }
 }
 
+TEST_CASE("conv2d of a single-channel input (the U-Net's first layer) equals the naive loops", "[ops][conv2d]") {
+    // Auto runs 3x3 stride-1 pad-1 convolutions of one input channel with cpu::single_channel (forward and weight
+    // gradient). Widths with and without a tail after the eight-pixel vectors, a 1-pixel image, an image tall
+    // enough for two row blocks, and 1 and 3 threads. Exact on integers.
+    for (const Shape& xs : {Shape{2, 1, 6, 5}, Shape{3, 1, 7, 16}, Shape{2, 1, 5, 19}, Shape{1, 1, 1, 1},
+                            Shape{2, 1, 830, 9}})
+        for (int threads : {1, 3}) {
+            ScopedThreads scoped(threads);
+            const Geom g{xs, {5, 1, 3, 3}, 1, 1, 1, 1};
+            INFO("threads " << threads << " x " << to_string(xs));
+            REQUIRE(cpu::single_channel::applicable(conv2d_geometry<float>("test", g.x, g.w, params_of(g))));
+            const auto x = integers<float>(g.x, 95), w = integers<float>(g.w, 96), b = integers<float>({g.w[0]}, 97);
+            const Tensor<float> y = conv2d_fprop(x, w, b, params_of(g));
+            ICHSEG_REQUIRE_EQUAL(y, naive::conv2d(x, w, b, naive_of(g)));
+            ICHSEG_REQUIRE_EQUAL(conv2d_fprop(x, w, Tensor<float>(), params_of(g)),
+                                 naive::conv2d(x, w, Tensor<float>(), naive_of(g)));
+            const auto dy = integers<float>(y.shape(), 98);
+            auto [dw, db] = conv2d_wgrad(dy, x, g.w, params_of(g), true);
+            ICHSEG_REQUIRE_EQUAL(dw, naive::conv2d_dw(dy, x, g.w, naive_of(g)));
+            ICHSEG_REQUIRE_EQUAL(db, naive::channel_sum(dy));
+        }
+}
+
 TEST_CASE("conv2d without bias and with only some inputs requiring gradients", "[ops][conv2d]") {
     const Geom g = kGeoms[0];
     const auto x = integers<float>(g.x, 31), w = integers<float>(g.w, 32);

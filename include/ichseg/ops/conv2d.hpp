@@ -10,6 +10,7 @@
 #pragma once
 
 #include "ichseg/cpu/conv2d.hpp"
+#include "ichseg/cpu/conv2d_single_channel.hpp"
 #include "ichseg/cpu/conv2d_winograd.hpp"
 #include "ichseg/ops/common.hpp"
 
@@ -17,7 +18,8 @@ namespace ichseg {
 
 /// How the CPU computes a convolution. Auto picks Winograd (F(4x4,3x3) on images of at least 32 x 32, F(2x2,3x3)
 /// below) for float 3x3 stride-1 pad-1 convolutions with at least 8 channels each way on images of at least 4 x 4
-/// (cpu::winograd::preferred), and im2col + GEMM otherwise (always for double).
+/// (cpu::winograd::preferred), vectorised loops for those with one input channel (cpu::single_channel; forward
+/// and weight gradient), and im2col + GEMM otherwise (always for double).
 enum class ConvAlgorithm { Auto, Im2colGemm, Winograd };
 
 struct Conv2dParams {
@@ -44,6 +46,11 @@ bool use_winograd(const cpu::ConvGeometry& g, const Conv2dParams& p) {
         ICHSEG_CHECK(ok, "conv2d: Winograd requested but it needs float, a 3x3 kernel, stride 1 and padding 1");
     if (a == ConvAlgorithm::Winograd) return ok;
     return a == ConvAlgorithm::Auto && ok && cpu::winograd::preferred(g);
+}
+/// Whether Auto runs this float convolution with the single-channel loops (the U-Net's input layer).
+inline bool use_single_channel(const cpu::ConvGeometry& g, const Conv2dParams& p) {
+    const ConvAlgorithm a = p.algorithm == ConvAlgorithm::Auto ? default_conv_algorithm() : p.algorithm;
+    return a == ConvAlgorithm::Auto && cpu::single_channel::applicable(g);
 }
 }  // namespace detail
 
@@ -81,6 +88,10 @@ Tensor<T> conv2d_fprop(const Tensor<T>& x_in, const Tensor<T>& w_in, const Tenso
     if constexpr (std::is_same_v<T, float>) {
         if (detail::use_winograd<T>(g, p)) {
             cpu::winograd::conv2d_fprop(g, x.data(), w.data(), bp, y.data());
+            return y;
+        }
+        if (detail::use_single_channel(g, p)) {
+            cpu::single_channel::fprop(g, x.data(), w.data(), bp, y.data());
             return y;
         }
     }
@@ -127,6 +138,10 @@ std::pair<Tensor<T>, Tensor<T>> conv2d_wgrad(const Tensor<T>& dy_in, const Tenso
     if constexpr (std::is_same_v<T, float>) {
         if (detail::use_winograd<T>(g, p)) {
             cpu::winograd::conv2d_wgrad(g, dy.data(), x.data(), dw.data(), dbp);
+            return {dw, db};
+        }
+        if (detail::use_single_channel(g, p)) {
+            cpu::single_channel::wgrad(g, dy.data(), x.data(), dw.data(), dbp);
             return {dw, db};
         }
     }
