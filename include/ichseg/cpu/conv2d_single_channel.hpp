@@ -59,17 +59,14 @@ inline void fprop(const ConvGeometry& g, const float* x, const float* w, const f
             const float* wk = w + k * 9;
             const float bk = b ? b[k] : 0.f;
             for (int64_t p = p0; p < p1; ++p) {
-                const float* r0 = pad + (p - p0) * Wp;
-                const float* r1 = r0 + Wp;
-                const float* r2 = r1 + Wp;
+                const float* rr[3] = {pad + (p - p0) * Wp, pad + (p - p0 + 1) * Wp, pad + (p - p0 + 2) * Wp};
                 float* out = y + (n * g.K + k) * HW + p * W;
                 int64_t q = 0;
                 for (; q + 8 <= W; q += 8) {
                     v8f acc = v8f{} + bk, v;
-                    const float* rr[3] = {r0 + q, r1 + q, r2 + q};
                     for (int r = 0; r < 3; ++r)
                         for (int s = 0; s < 3; ++s) {
-                            std::memcpy(&v, rr[r] + s, sizeof v);
+                            std::memcpy(&v, rr[r] + q + s, sizeof v);
                             acc += wk[r * 3 + s] * v;
                         }
                     std::memcpy(out + q, &acc, sizeof acc);
@@ -77,7 +74,7 @@ inline void fprop(const ConvGeometry& g, const float* x, const float* w, const f
                 for (; q < W; ++q) {
                     float acc = bk;
                     for (int r = 0; r < 3; ++r)
-                        for (int s = 0; s < 3; ++s) acc += wk[r * 3 + s] * (r == 0 ? r0 : r == 1 ? r1 : r2)[q + s];
+                        for (int s = 0; s < 3; ++s) acc += wk[r * 3 + s] * rr[r][q + s];
                     out[q] = acc;
                 }
             }

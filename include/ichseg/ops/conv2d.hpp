@@ -37,11 +37,16 @@ inline ConvAlgorithm& default_conv_algorithm() {
 inline void set_default_conv_algorithm(ConvAlgorithm a) { default_conv_algorithm() = a; }
 
 namespace detail {
+/// The algorithm a call asked for, with Auto replaced by the process-wide default.
+inline ConvAlgorithm requested_algorithm(const Conv2dParams& p) {
+    return p.algorithm == ConvAlgorithm::Auto ? default_conv_algorithm() : p.algorithm;
+}
+
 /// Whether the CPU should run this convolution by Winograd; throws if Winograd was forced but does not apply.
 template <class T>
 bool use_winograd(const cpu::ConvGeometry& g, const Conv2dParams& p) {
     const bool ok = std::is_same_v<T, float> && cpu::winograd::applicable(g);
-    const ConvAlgorithm a = p.algorithm == ConvAlgorithm::Auto ? default_conv_algorithm() : p.algorithm;
+    const ConvAlgorithm a = requested_algorithm(p);
     if (a == ConvAlgorithm::Winograd && p.algorithm == ConvAlgorithm::Winograd)
         ICHSEG_CHECK(ok, "conv2d: Winograd requested but it needs float, a 3x3 kernel, stride 1 and padding 1");
     if (a == ConvAlgorithm::Winograd) return ok;
@@ -49,8 +54,7 @@ bool use_winograd(const cpu::ConvGeometry& g, const Conv2dParams& p) {
 }
 /// Whether Auto runs this float convolution with the single-channel loops (the U-Net's input layer).
 inline bool use_single_channel(const cpu::ConvGeometry& g, const Conv2dParams& p) {
-    const ConvAlgorithm a = p.algorithm == ConvAlgorithm::Auto ? default_conv_algorithm() : p.algorithm;
-    return a == ConvAlgorithm::Auto && cpu::single_channel::applicable(g);
+    return requested_algorithm(p) == ConvAlgorithm::Auto && cpu::single_channel::applicable(g);
 }
 }  // namespace detail
 
