@@ -357,7 +357,7 @@ class Report:
                            ('build_cuda_architectures', 'GPU code'), ('build_static_cudart', 'static CUDA runtime'),
                            ('build_cxx_flags', 'host code flags'), ('build_commit', 'commit'),
                            ('cudnn_library', 'cuDNN / cuBLAS from'), ('torch', 'PyTorch'),
-                           ('compute_sanitizer', 'compute-sanitizer'), ('host_cpu', 'host CPU')):
+                           ('compute_sanitizer', 'compute-sanitizer'), ('host_cpu', 'host CPU'), ('glibc', 'C library')):
             if key in env:
                 L.append(f'| {label} | {env[key] or "?"} |')
         for key, label in (('ichseg_device', 'ichseg sees'), ('ichseg_cudnn', 'cuDNN (benchmarks)')):
@@ -440,6 +440,15 @@ class Report:
                 errs = str(n) if complete else f'{n} reported before it ended ({self.absent(c, c[1])})'
             L.append(f'| {label} | {errs} | {rc} | {secs} |')
         L.append('')
+        reports = []
+        for c in cmds:
+            for x in log.get((c[1], c[2]), []):
+                if re.match(r'^========= (Invalid|Error|Program hit|Race|Uninitialized|Barrier)', x) and x not in reports:
+                    reports.append(x)
+        if reports:
+            L.append('First sanitizer reports (all of them in sanitizer.log):\n')
+            L += [f'    {x}' for x in reports[:12]]
+            L.append('')
 
     def train_step(self):
         L, b = self.L, self.bench

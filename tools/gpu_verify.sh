@@ -170,7 +170,7 @@ catch_test() {
     local step="$1" bin="$2" cap="$3" filter="${4:-}" n rc
     n=$("$DIST/bin/$bin" --list-test-names-only ${filter:+"$filter"} 2> /dev/null | grep -c .)
     tsv cases "$step" "$bin ${filter:-(all)}" "$n"
-    [ "$n" -gt 0 ] || note "$step" "$bin: the filter '${filter}' selects no test case"
+    [ "$n" -gt 0 ] || note "$step" "$bin: the filter '${filter}' selects no test case (or the binary does not start)"
     run_cmd "$step" "$bin ${filter:-(all)}" "$cap" "$LOG" "$LOG" "$DIST/bin/$bin" ${filter:+"$filter"} \
         -w NoTests --durations yes
     rc=$?
@@ -182,7 +182,7 @@ sanitize() {
     local step="$1" tool="$2" bin="$3" cap="$4" filter="${5:-}" n rc
     n=$("$DIST/bin/$bin" --list-test-names-only ${filter:+"$filter"} 2> /dev/null | grep -c .)
     tsv cases "$step" "$bin ${filter:-(all)}" "$n"
-    [ "$n" -gt 0 ] || note "$step" "$bin: the filter '${filter}' selects no test case"
+    [ "$n" -gt 0 ] || note "$step" "$bin: the filter '${filter}' selects no test case (or the binary does not start)"
     if [ -z "$SANITIZER" ]; then
         if [ "$MODE" = run ]; then note "$step" "compute-sanitizer not found: $tool did not run"; return; fi
         # dry-run: the binary alone, to show it starts (the sanitizer itself needs the GPU)
@@ -251,6 +251,7 @@ step_env() {
     tsv env budget_s "$BUDGET"
     while read -r k v; do tsv env "build_$k" "$(clean "$v")"; done < "$DIST/BUILD_INFO" 2> /dev/null
     tsv env host_cpu "$(clean "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//') x $(nproc)")"
+    tsv env glibc "$(clean "$(ldd --version 2>&1 | head -1)")"
     grep -q ' avx2 ' /proc/cpuinfo || note "$s" "this CPU has no AVX2: binaries built for x86-64-v3 will not run"
     if command -v nvidia-smi > /dev/null; then
         tsv env gpu "$(clean "$(timeout 20 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader 2>&1 | head -1)")"

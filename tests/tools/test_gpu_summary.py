@@ -179,6 +179,24 @@ class GpuSummary(unittest.TestCase):
                       'test_conv_tiles_cuda.cpp:58: `REQUIRE( ichseg_d_.ratio <= (tol) ) | with expansion: | '
                       '0.0312 <= 0.005 | with messages: | K 80 (M-tiles 64 + 16), C 24, 13x13 at tf32`', summary)
 
+    def test_sanitizer_findings_are_counted_and_quoted(self):
+        path = os.path.join(self.out, 'sanitizer.log')
+        with open(path) as f:
+            text = f.read()
+        report = ('========= Invalid __global__ read of size 16 bytes\n'
+                  '=========     at ichseg::cuda::kern::bn::apply_kernel(int, int, const float *, const float *, float *, bool)+0x90\n'
+                  '=========     by thread (0,0,0) in block (0,0,0)\n')
+        head = '---- [memcheck] memcheck: test_cuda_checks [tiles],[views] (timeout 15s)\n'
+        i = text.index(head)
+        j = text.index('========= ERROR SUMMARY: 0 errors', i)
+        text = text[:j] + report + '========= ERROR SUMMARY: 2 errors' + text[j + len('========= ERROR SUMMARY: 0 errors'):]
+        with open(path, 'w') as f:
+            f.write(text)
+        rc, summary, err = self.run_summary()
+        self.assertEqual(rc, 0, err)
+        self.assertIn('| memcheck: test_cuda_checks [tiles],[views] | 2 | 0 | 12 |', summary)
+        self.assertIn('    ========= Invalid __global__ read of size 16 bytes', summary)
+
     def test_names_with_google_benchmark_suffixes(self):
         sys.path.insert(0, os.path.dirname(SUMMARY))
         import gpu_summary
