@@ -43,8 +43,8 @@ REF="$ROOT/benchmarks/reference"
 # step may use what earlier steps left unused but never the share of a later one. The shares add up to
 # BUDGET - 20 s (the last summary and exit). GPU-time estimates behind each share: docs/cuda.md.
 PLAN=(
-    "env:10:device, driver, CUDA, cuDNN, PyTorch and compute-sanitizer versions"
-    "tests:150:[cuda] correctness tests against the CPU and cuDNN, all but [large]"
+    "env:15:device, driver, CUDA, cuDNN, PyTorch and compute-sanitizer versions"
+    "tests:145:[cuda] correctness tests against the CPU and cuDNN, all but [large]"
     "train-step:60:[large]: full training steps GPU vs CPU (paper U-Net), bitwise determinism, step through cuDNN"
     "memcheck:45:compute-sanitizer memcheck: tile/view checks, conv kernels, the other test_cuda cases (small shapes)"
     "racecheck:45:compute-sanitizer racecheck: tile checks, conv kernels, batch norm, pooling, losses (small shapes)"
@@ -168,7 +168,7 @@ expect() {
 # select at least one test case (a renamed tag would otherwise silently select none).
 catch_test() {
     local step="$1" bin="$2" cap="$3" filter="${4:-}" n rc
-    n=$("$DIST/bin/$bin" --list-test-names-only ${filter:+"$filter"} 2> /dev/null | grep -c .)
+    n=$(timeout 30 "$DIST/bin/$bin" --list-test-names-only ${filter:+"$filter"} 2> /dev/null | grep -c .)
     tsv cases "$step" "$bin ${filter:-(all)}" "$n"
     [ "$n" -gt 0 ] || note "$step" "$bin: the filter '${filter}' selects no test case (or the binary does not start)"
     run_cmd "$step" "$bin ${filter:-(all)}" "$cap" "$LOG" "$LOG" "$DIST/bin/$bin" ${filter:+"$filter"} \
@@ -180,7 +180,7 @@ catch_test() {
 # sanitize STEP TOOL BINARY CAP [FILTER]: a test binary under compute-sanitizer (small shapes).
 sanitize() {
     local step="$1" tool="$2" bin="$3" cap="$4" filter="${5:-}" n rc
-    n=$("$DIST/bin/$bin" --list-test-names-only ${filter:+"$filter"} 2> /dev/null | grep -c .)
+    n=$(timeout 30 "$DIST/bin/$bin" --list-test-names-only ${filter:+"$filter"} 2> /dev/null | grep -c .)
     tsv cases "$step" "$bin ${filter:-(all)}" "$n"
     [ "$n" -gt 0 ] || note "$step" "$bin: the filter '${filter}' selects no test case (or the binary does not start)"
     if [ -z "$SANITIZER" ]; then
@@ -211,14 +211,14 @@ bench() {
 names_check() {
     local step="$1" set="$2" flag=""
     [ "$set" = full ] && flag="--full"
-    if ! diff <("$DIST/bin/bench_cuda_layers" $flag --benchmark_list_tests 2>&1 | sed 's|/manual_time$||') \
+    if ! diff <(timeout 30 "$DIST/bin/bench_cuda_layers" $flag --benchmark_list_tests 2>&1 | sed 's|/manual_time$||') \
               <(python3 "$REF/gpu_unet_layers.py" "$set") > "$OUTDIR/.names.diff" 2>&1; then
         note "$step" "bench_cuda_layers $flag and reference/gpu_unet_layers.py $set name different benchmarks: $(head -c 300 "$OUTDIR/.names.diff")"
     fi
     rm -f "$OUTDIR/.names.diff"
     local want="unet_train_step/b32_256/ichseg/fp32 unet_train_step/b32_256/ichseg/tf32 unet_train_step/b32_256/ichseg/bf16"
     local got
-    got=$("$DIST/bin/bench_cuda_train_step" --benchmark_list_tests 2>&1 | sed 's|/manual_time$||' | tr '\n' ' ')
+    got=$(timeout 30 "$DIST/bin/bench_cuda_train_step" --benchmark_list_tests 2>&1 | sed 's|/manual_time$||' | tr '\n' ' ')
     for w in $want; do
         case " $got " in *" $w "*) ;; *) note "$step" "bench_cuda_train_step does not register $w" ;; esac
     done
@@ -228,7 +228,7 @@ names_check() {
 torch_ref() {
     local step="$1" label="$2" cap="$3" script="$4"
     shift 4
-    python3 -m py_compile "$REF/$script" 2>> "$LOG" || note "$step" "$script does not compile"
+    timeout 30 python3 -m py_compile "$REF/$script" 2>> "$LOG" || note "$step" "$script does not compile"
     if [ "$TORCH_CUDA" != yes ]; then
         if [ "$MODE" = run ]; then note "$step" "PyTorch with CUDA not importable: $label did not run"; fi
         tsv cmd "$step" "$label" - 0 0 "skipped: no CUDA PyTorch"

@@ -173,8 +173,8 @@ def main():
             f.write(json.dumps({k: ln[k] for k in ln if k not in common} | common) + '\n')
 
     # run.tsv, verify.log, sanitizer.log
-    plan = [('env', 10, 'device, driver, CUDA, cuDNN, PyTorch and compute-sanitizer versions'),
-            ('tests', 150, '[cuda] correctness tests against the CPU and cuDNN, all but [large]'),
+    plan = [('env', 15, 'device, driver, CUDA, cuDNN, PyTorch and compute-sanitizer versions'),
+            ('tests', 145, '[cuda] correctness tests against the CPU and cuDNN, all but [large]'),
             ('train-step', 60, '[large]: full training steps GPU vs CPU (paper U-Net), bitwise determinism, step '
                                'through cuDNN'),
             ('memcheck', 45, 'compute-sanitizer memcheck'), ('racecheck', 45, 'compute-sanitizer racecheck'),
@@ -205,7 +205,7 @@ def main():
                         ('test_cuda ~[large]~[conv2d]~[conv_transpose2d]', 17)],
            'racecheck': [('test_cuda_checks [tiles]', 14), ('test_cuda [conv2d]', 15),
                          ('test_cuda [batchnorm2d],[pool],[loss]', 12)]}
-    timeout = {'tests': 150, 'train-step': 60, 'memcheck': 45, 'racecheck': 45}
+    timeout = {'tests': 145, 'train-step': 60, 'memcheck': 45, 'racecheck': 45}
     for step, _, _ in plan:
         tsv.append(['step', step, 'running', '0', ''])
         for label, n, secs in tests.get(step, []):
