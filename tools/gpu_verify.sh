@@ -91,7 +91,7 @@ pack() {
         nvcc=$(grep -m1 '^CMAKE_CUDA_COMPILER:' "$build/CMakeCache.txt" 2> /dev/null | cut -d= -f2)
         echo "nvcc $([ -x "$nvcc" ] && "$nvcc" --version | tail -1)"
         echo "cuda_architectures $(grep -oh 'code=sm_[0-9a]*\|code=\[[^]]*\]' "$build"/CMakeFiles/ichseg_cuda.dir/flags.make 2> /dev/null | sort -u | tr '\n' ' ')"
-        echo "cxx_flags $(grep -m1 '^CMAKE_CXX_FLAGS:' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2) native=$(grep -m1 '^ICHSEG_NATIVE_ARCH' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2)"
+        echo "cxx_flags $(grep -m1 '^CMAKE_CXX_FLAGS:' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2-) native=$(grep -m1 '^ICHSEG_NATIVE_ARCH' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2)"
         echo "static_cudart $(grep -m1 '^ICHSEG_CUDA_STATIC_RUNTIME' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2)"
     } > "$dist/BUILD_INFO"
     local kib
