@@ -9,12 +9,20 @@ bash tools/deps.sh
 JOBS="${ICHSEG_JOBS:-$(nproc)}"
 export CTEST_OUTPUT_ON_FAILURE=1
 
-echo "== [1/4] Release build and tests"
+echo "== [1/4] Release build and tests, and the GPU verification's dry-run"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DICHSEG_BUILD_TESTS=ON -DICHSEG_BUILD_EXAMPLES=ON \
       -DICHSEG_BUILD_BENCHMARKS=ON > build.log 2>&1 || { cat build.log; exit 1; }
 cmake --build build -j "$JOBS" 2>&1 | tee build-output.log
 python3 tools/check_warnings.py build-output.log
 ctest --test-dir build -j "$JOBS" --timeout 900
+# The GPU verification's dry-run (tools/gpu_verify.sh): the CUDA binaries of this build, packed as for a GPU
+# machine, start and report no GPU; every step's Catch2 filter and benchmark names are checked; ~15 s.
+if [ -x build/tests/cuda/test_cuda ]; then
+    bash tools/gpu_verify.sh pack build build/gpu-dist > build/gpu-dist.log 2>&1 || { cat build/gpu-dist.log; exit 1; }
+    bash tools/gpu_verify.sh dry-run build/gpu-dry-run build/gpu-dist
+else
+    echo "(no CUDA build: the GPU verification dry-run is skipped)"
+fi
 
 echo "== [2/4] AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DICHSEG_SANITIZE=address,undefined -DICHSEG_CUDA=OFF \
