@@ -3,7 +3,8 @@
 /// data dictionary check), loading a file or a memory buffer into a `DcmFileFormat` with errors naming the file,
 /// and typed attribute getters that refuse malformed values (a DS "abc", a non-integer IS) instead of reading 0.
 /// Everything above this file (slice.hpp, series.hpp, writer.hpp) talks to DCMTK through these helpers or through
-/// the dataset they return.
+/// the dataset they return. The codecs registered: DCMTK's JPEG (baseline, extended, lossless), JPEG-LS and RLE
+/// decoders and encoders, and ichseg's JPEG 2000 decoder (jpeg2000.hpp, OpenJPEG).
 #pragma once
 
 #include <dcmtk/config/osconfig.h>
@@ -26,6 +27,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -33,6 +35,7 @@
 #include <vector>
 
 #include "ichseg/core/error.hpp"
+#include "ichseg/io/dicom/jpeg2000.hpp"
 
 namespace ichseg::io::detail {
 
@@ -49,14 +52,50 @@ inline void dicom_init_once() {
         DJEncoderRegistration::registerCodecs();
         DJLSEncoderRegistration::registerCodecs();
         DcmRLEEncoderRegistration::registerCodecs();
+        j2k::register_decoder();  // JPEG 2000 through OpenJPEG (Debian's DCMTK has no JPEG 2000 codec)
     });
     if (!dcmDataDict.isDictionaryLoaded())
         fail("DCMTK: no DICOM data dictionary is loaded (install the dcmtk package or set DCMDICTPATH)");
 }
 
-inline bool is_jpeg2000(E_TransferSyntax x) {
-    return x == EXS_JPEG2000LosslessOnly || x == EXS_JPEG2000 || x == EXS_JPEG2000MulticomponentLosslessOnly ||
-           x == EXS_JPEG2000Multicomponent;
+/// Why the pixel data of transfer syntax `uid` (as the meta header says) cannot be read, or "" when a decoder is
+/// registered for it. docs/data.md §2.2 has the whole table.
+inline std::string unsupported_transfer_syntax(const std::string& uid) {
+    if (uid.empty()) return {};  // no meta header: DCMTK detected the encoding of the dataset itself
+    auto has_prefix = [&](const char* p) { return uid.compare(0, std::strlen(p), p) == 0; };
+    const DcmXfer x(uid.c_str());
+    switch (x.getXfer()) {
+        case EXS_JPEG2000MulticomponentLosslessOnly:
+        case EXS_JPEG2000Multicomponent:
+            return "JPEG 2000 Part 2 multi-component pixel data is not supported (Part 1 JPEG 2000, .90 and .91, "
+                   "is); decompress the file first, e.g. with GDCM: gdcmconv --raw in.dcm out.dcm";
+        case EXS_JPIPReferenced:
+        case EXS_JPIPReferencedDeflate:
+            return "JPIP referenced pixel data: the pixels are on a JPIP server, not in the file";
+        case EXS_MPEG2MainProfileAtMainLevel:
+        case EXS_MPEG2MainProfileAtHighLevel:
+        case EXS_MPEG4HighProfileLevel4_1:
+        case EXS_MPEG4BDcompatibleHighProfileLevel4_1:
+        case EXS_MPEG4HighProfileLevel4_2_For2DVideo:
+        case EXS_MPEG4HighProfileLevel4_2_For3DVideo:
+        case EXS_MPEG4StereoHighProfileLevel4_2:
+        case EXS_HEVCMainProfileLevel5_1:
+        case EXS_HEVCMain10ProfileLevel5_1:
+            return "video (MPEG / HEVC) pixel data is not read (not a CT image)";
+        case EXS_Unknown: break;
+        default: return {};
+    }
+    std::string what = "a transfer syntax this DCMTK (3.6.7) does not know";
+    if (uid == "1.2.840.10008.1.2.4.201" || uid == "1.2.840.10008.1.2.4.202" || uid == "1.2.840.10008.1.2.4.203")
+        what = "High-Throughput JPEG 2000 (HTJ2K), which DCMTK 3.6.7 does not know";
+    else if (has_prefix("1.2.840.10008.1.2.4.11"))
+        what = "JPEG XL, which DCMTK 3.6.7 does not know";
+    else if (uid == "1.2.840.10008.1.2.1.98")
+        what = "Encapsulated Uncompressed Explicit VR Little Endian, which DCMTK 3.6.7 does not know";
+    else if (has_prefix("1.2.840.10008.1.2.4.10"))
+        what = "video (MPEG / HEVC), not a CT image";
+    return "transfer syntax " + uid + " is " + what + "; convert the file first, e.g. with GDCM: gdcmconv --raw "
+           "in.dcm out.dcm";
 }
 
 inline std::string get_string(DcmItem* ds, const DcmTagKey& tag) {

@@ -3,9 +3,10 @@
 /// (`read_dicom_slice`), plus `dicom_slice_to_volume` for a single image.
 ///
 /// Reading one image (`read_dicom_slice`):
-///  * the file is parsed with or without the 128-byte preamble; encapsulated pixel data is decoded by DCMTK's
-///    codecs (JPEG baseline/extended/lossless, JPEG-LS, RLE). JPEG 2000 is refused with an explicit message:
-///    Debian's DCMTK is built without OpenJPEG;
+///  * the file is parsed with or without the 128-byte preamble; encapsulated pixel data is decoded by the codecs
+///    registered with DCMTK (dicom/dcmtk.hpp): DCMTK's JPEG baseline/extended/lossless, JPEG-LS and RLE, and
+///    ichseg's JPEG 2000 decoder through OpenJPEG (dicom/jpeg2000.hpp). docs/data.md §2.2 lists every transfer
+///    syntax and what happens to it;
 ///  * checks, each an ichseg::Error naming the file: not DICOM / no image attributes, Modality other than CT
 ///    (unless `require_ct = false`), SamplesPerPixel != 1, multi-frame images, BitsAllocated other than 8/16/32,
 ///    BitsStored / HighBit inconsistent, missing PixelData, PixelData shorter than Rows x Columns (the RSNA
@@ -193,6 +194,8 @@ inline void check_image_header(const DicomHeader& h, const DicomReadOptions& opt
     if (!std::isfinite(h.rescale_slope) || h.rescale_slope == 0)
         fail(p, ": invalid RescaleSlope ", h.rescale_slope);
     if (!h.has_pixel_data) fail(p, ": no PixelData element (header-only or corrupt file)");
+    const std::string unsupported = unsupported_transfer_syntax(h.transfer_syntax_uid);
+    if (!unsupported.empty()) fail(p, ": ", unsupported);
 }
 
 /// Decode (if needed) and convert the pixel data of a loaded dataset to HU.
@@ -202,10 +205,6 @@ inline void decode_hu(DcmFileFormat& ff, DicomSlice& s, const DicomReadOptions& 
     DcmDataset* ds = ff.getDataset();
     const E_TransferSyntax xs = ds->getOriginalXfer();
     const DcmXfer xfer(xs);
-    if (is_jpeg2000(xs))
-        fail(p, ": JPEG 2000 compressed pixel data (transfer syntax ", h.transfer_syntax_uid,
-             ") is not supported by this DCMTK build (Debian's DCMTK has no OpenJPEG); decompress the file first, "
-             "e.g. with GDCM: gdcmconv --raw in.dcm out.dcm");
     if (xfer.isEncapsulated()) {
         const OFCondition c = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
         if (c.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit))
