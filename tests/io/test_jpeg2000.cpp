@@ -171,7 +171,7 @@ TEST_CASE("jpeg2000: several frames are split by offset table, by fragment or by
     const int R = 32, C = 40;
     const auto a = smooth(R, C, 0, 4000), b = smooth(R, C, 4000, 100);
     const auto ca = j2k::encode(a.data(), R, C, 12, false), cb = j2k::encode(b.data(), R, C, 12, false);
-    auto run = [&](bool with_bot, int frags_per_frame) {
+    auto run = [&](bool with_bot, int frags_per_frame, const char* declared_frames = "2") {
         io::detail::dicom_init_once();
         DcmFileFormat ff;
         DcmDataset* ds = ff.getDataset();
@@ -183,7 +183,7 @@ TEST_CASE("jpeg2000: several frames are split by offset table, by fragment or by
         ds->putAndInsertUint16(DCM_PixelRepresentation, 0);
         ds->putAndInsertUint16(DCM_SamplesPerPixel, 1);
         ds->putAndInsertString(DCM_PhotometricInterpretation, "MONOCHROME2");
-        ds->putAndInsertString(DCM_NumberOfFrames, "2");
+        ds->putAndInsertString(DCM_NumberOfFrames, declared_frames);
         auto* seq = new DcmPixelSequence(DCM_PixelSequenceTag);
         auto* bot = new DcmPixelItem(DCM_PixelItemTag);
         seq->insert(bot);
@@ -207,7 +207,13 @@ TEST_CASE("jpeg2000: several frames are split by offset table, by fragment or by
         auto* pd = new DcmPixelData(DCM_PixelData);
         pd->putOriginalRepresentation(EXS_JPEG2000LosslessOnly, nullptr, seq);
         ds->insert(pd, true);
-        REQUIRE(ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr).good());
+        const OFCondition c = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
+        if (std::string(declared_frames) != "2") {
+            CHECK(c.bad());
+            CHECK_THAT(std::string(c.text()), Contains("NumberOfFrames is 99999 but the pixel data holds only 2 fragment(s)"));
+            return;
+        }
+        REQUIRE(c.good());
         const Uint16* px = nullptr;
         REQUIRE(ds->findAndGetUint16Array(DCM_PixelData, px).good());
         for (size_t i = 0; i < a.size(); ++i) {
@@ -218,6 +224,7 @@ TEST_CASE("jpeg2000: several frames are split by offset table, by fragment or by
     SECTION("offset table, 3 fragments per frame") { run(true, 3); }
     SECTION("no offset table, one fragment per frame") { run(false, 1); }
     SECTION("no offset table, 2 fragments per frame (frame starts found by SOC)") { run(false, 2); }
+    SECTION("more frames declared than fragments: refused before the frames are allocated") { run(false, 1, "99999"); }
 }
 
 TEST_CASE("jpeg2000: a codestream wrapped in a JP2 file (seen in old archives) is accepted", "[io][dicom][jpeg2000]") {

@@ -370,6 +370,9 @@ inline std::string frame_fragments(DcmPixelSequence* seq, uint32_t frames, std::
     const unsigned long items = seq->card();
     if (items < 2) return "the encapsulated pixel data holds no fragment";
     const unsigned long nfrag = items - 1;
+    if (frames > nfrag)  // every frame has at least one fragment: checked before anything is allocated for them
+        return "NumberOfFrames is " + std::to_string(frames) + " but the pixel data holds only " +
+               std::to_string(nfrag) + " fragment(s)";
     out.assign(frames, {});
     if (frames == 1) {
         for (unsigned long i = 1; i < items; ++i) out[0].push_back(i);

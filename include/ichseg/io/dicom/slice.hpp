@@ -193,9 +193,9 @@ inline void check_image_header(const DicomHeader& h, const DicomReadOptions& opt
         fail(p, ": PhotometricInterpretation '", h.photometric, "' is not a grey-scale CT image");
     if (!std::isfinite(h.rescale_slope) || h.rescale_slope == 0)
         fail(p, ": invalid RescaleSlope ", h.rescale_slope);
-    if (!h.has_pixel_data) fail(p, ": no PixelData element (header-only or corrupt file)");
     const std::string unsupported = unsupported_transfer_syntax(h.transfer_syntax_uid);
     if (!unsupported.empty()) fail(p, ": ", unsupported);
+    if (!h.has_pixel_data) fail(p, ": no PixelData element (header-only or corrupt file)");
 }
 
 /// Decode (if needed) and convert the pixel data of a loaded dataset to HU.
