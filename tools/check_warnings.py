@@ -20,13 +20,23 @@ TOOL = re.compile(r"^(?P<tool>ptxas|nvlink|nvcc)\b.*warning\s*:?\s*(?P<msg>.*)$"
 
 
 def classify(path, root):
-    """'project' for a file of this repository outside build folders, else 'third-party'."""
-    full = os.path.realpath(path if os.path.isabs(path) else os.path.join(root, path))
-    rel = os.path.relpath(full, root)
-    if rel.startswith(".."):
-        return "third-party"
-    top = rel.split(os.sep, 1)[0]
-    return "third-party" if top.startswith("build") else "project"
+    """'project' for a file of this repository outside build folders, else 'third-party'.
+
+    Compilers name a file as it was reached: absolute, or relative to the build folder they ran in
+    (`../../../tests/x.cpp` from build/tests/predict). A relative path is therefore also tried with its
+    leading `../` removed, against the repository root."""
+    candidates = [path] if os.path.isabs(path) else [os.path.join(root, path)]
+    if not os.path.isabs(path):
+        stripped = path
+        while stripped.startswith("../") or stripped.startswith("./"):
+            stripped = stripped.split("/", 1)[1]
+        if os.path.exists(os.path.join(root, stripped)):
+            candidates.insert(0, os.path.join(root, stripped))
+    for c in candidates:
+        rel = os.path.relpath(os.path.realpath(c), root)
+        if not rel.startswith(".."):
+            return "third-party" if rel.split(os.sep, 1)[0].startswith("build") else "project"
+    return "third-party"
 
 
 def main(argv):
