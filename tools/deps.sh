@@ -8,6 +8,7 @@ ICHSEG_DEBIAN_PACKAGES=(
     catch2 libbenchmark-dev
     libdcmtk-dev dcmtk libniftiio-dev libnifti2-dev libznz-dev zlib1g-dev
     clang libclang-rt-14-dev
+    python3
 )
 missing=()
 for p in "${ICHSEG_DEBIAN_PACKAGES[@]}"; do
