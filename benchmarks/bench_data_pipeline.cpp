@@ -28,7 +28,7 @@
 #include "ichseg/data/window.hpp"
 #include "ichseg/io/dicom.hpp"
 #include "ichseg/io/nifti.hpp"
-#include "ichseg/io/slice_sources.hpp"
+#include "ichseg/data/dataset_sources.hpp"
 
 using namespace ichseg;
 
@@ -226,7 +226,7 @@ void BM_stage_nifti_volume_read(benchmark::State& state) {
 }
 
 void BM_loader(benchmark::State& state) {
-    auto src = std::make_shared<io::RsnaSliceSource>(fixture().rsna);
+    auto src = std::make_shared<data::RsnaSliceSource>(fixture().rsna);
     data::PipelineOptions pipe;
     pipe.task = data::Task::classification;
     data::LoaderOptions lo;

@@ -11,7 +11,7 @@
 #include <filesystem>
 
 #include "ichseg/core/parallel.hpp"
-#include "ichseg/io/phantom_layouts.hpp"
+#include "ichseg/data/phantom_layouts.hpp"
 
 using namespace ichseg;
 
@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     CLI::App app{"Write synthetic head-CT phantoms in a dataset layout (PhysioNet CT-ICH, RSNA, CQ500, Seg-CQ500) "
                  "or as NIfTI files"};
     std::string layout = "physionet", out;
-    io::LayoutOptions o;
+    data::LayoutOptions o;
     bool no_quirks = false;
     int threads = 0;
     app.add_option("--layout", layout, "physionet | rsna | cq500 | segcq500 | nifti")
@@ -43,22 +43,22 @@ int main(int argc, char** argv) {
     }
     const auto t0 = std::chrono::steady_clock::now();
     try {
-        io::LayoutManifest man;
-        if (layout == "physionet") man = io::write_physionet_layout(out, o);
-        else if (layout == "rsna") man = io::write_rsna_layout(out, o);
-        else if (layout == "cq500") man = io::write_cq500_layout(out, o);
-        else if (layout == "segcq500") man = io::write_segcq500_layout(out, o);
+        data::LayoutManifest man;
+        if (layout == "physionet") man = data::write_physionet_layout(out, o);
+        else if (layout == "rsna") man = data::write_rsna_layout(out, o);
+        else if (layout == "cq500") man = data::write_cq500_layout(out, o);
+        else if (layout == "segcq500") man = data::write_segcq500_layout(out, o);
         else {
             std::filesystem::create_directories(out);
-            const std::vector<int> plan = io::detail::ich_plan(o.count, o.ich_fraction, o.seed);
+            const std::vector<int> plan = data::detail::ich_plan(o.count, o.ich_fraction, o.seed);
             for (int64_t c = 0; c < o.count; ++c) {
-                const data::Phantom ph = io::detail::case_phantom(o, c, plan[static_cast<size_t>(c)], 0x2f1f, o.slices, o.spacing);
+                const data::Phantom ph = data::detail::case_phantom(o, c, plan[static_cast<size_t>(c)], 0x2f1f, o.slices, o.spacing);
                 char stem[64];
                 std::snprintf(stem, sizeof stem, "%s/phantom_%03lld", out.c_str(), static_cast<long long>(c));
                 io::write_nifti(std::string(stem) + "_ct.nii.gz", ph.ct);
                 io::write_nifti(std::string(stem) + "_ich.nii.gz", ph.ich);
                 io::write_nifti(std::string(stem) + "_brain.nii.gz", ph.brain);
-                io::WrittenCase wc;
+                data::WrittenCase wc;
                 wc.id = std::string(stem) + " (" + ph.description + ")";
                 wc.labels = ph.labels;
                 wc.nz = ph.ct.nz();

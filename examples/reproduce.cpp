@@ -31,9 +31,13 @@ int main(int argc, char** argv) {
     study::StudyOptions o;
     int threads = 0;
     bool quiet = false;
-    app.add_option("--profile", profile, "built-in settings: quick (2-core CPU), paper (SPEC §5, GPU), tiny (tests)")
-        ->check(CLI::IsMember({"quick", "paper", "tiny"}));
-    app.add_option("--config", config_file, "JSON file overriding keys of the profile (examples/configs/*.json)");
+    app.add_option("--profile", profile,
+                   "built-in settings (examples/configs/<name>.json, embedded at build time): quick (2-core CPU), "
+                   "paper (SPEC §5, GPU), tiny (tests)")
+        ->check(CLI::IsMember(study::profile_names()));
+    app.add_option("--config", config_file,
+                   "JSON file overriding keys of its \"profile\" (default: --profile); a copy of "
+                   "examples/configs/<name>.json is a complete starting point");
     app.add_option("--data", o.data_root, "dataset root: physionet/, segcq500/, rsna/, icm/")->required();
     app.add_option("--out", o.out, "output folder (tables, figures, models, checkpoints)")->required();
     app.add_flag("--generate-phantoms", o.generate_phantoms,

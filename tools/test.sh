@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh Debian 12 machine: installs missing packages, builds (Release), runs every
-# test, then an ASan+UBSan build of the suite, then a separate consumer project against the installed package,
-# then short fuzz runs of the file readers. Each build fails on a compiler warning in the project's own files
-# (tools/check_warnings.py). Usage: tools/test.sh   (ICHSEG_JOBS=N to change parallelism)
+# The whole test suite, from a fresh Debian 12 machine: installs missing packages, checks that every include
+# follows the layer order of docs/design.md, builds (Release), runs every test, then an ASan+UBSan build of the
+# suite, then a separate consumer project against the installed package, then short fuzz runs of the file
+# readers. Each build fails on a compiler warning in the project's own files (tools/check_warnings.py).
+# Usage: tools/test.sh   (ICHSEG_JOBS=N to change parallelism)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/deps.sh
 JOBS="${ICHSEG_JOBS:-$(nproc)}"
 export CTEST_OUTPUT_ON_FAILURE=1
+
+echo "== [0/4] Layer order of the includes (tools/check_layers.py reads it from docs/design.md)"
+python3 tools/check_layers.py
 
 echo "== [1/4] Release build and tests, and the GPU verification's dry-run"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DICHSEG_BUILD_TESTS=ON -DICHSEG_BUILD_EXAMPLES=ON \

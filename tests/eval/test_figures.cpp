@@ -12,6 +12,7 @@
 #include "ichseg/core/rng.hpp"
 #include "ichseg/eval/figures.hpp"
 #include "ichseg/eval/tsne.hpp"
+#include "ichseg/render/plot.hpp"
 #include "support/errors.hpp"
 
 using namespace ichseg;
@@ -87,9 +88,9 @@ TEST_CASE("nice ticks and tick labels", "[eval][figures]") {
     const auto t = nice_ticks(0, 100, 6);
     CHECK(t.front() == 0);
     CHECK(t.back() == 100);
-    CHECK(tick_label(0.4, 0.2) == "0.4");
-    CHECK(tick_label(25, 25) == "25");
-    CHECK(tick_label(0.05, 0.05) == "0.05");
+    CHECK(render::tick_label(0.4, 0.2) == "0.4");
+    CHECK(render::tick_label(25, 25) == "25");
+    CHECK(render::tick_label(0.05, 0.05) == "0.05");
     CHECK(format_pvalue(0.43) == "0.43");
     CHECK(format_pvalue(0.0123) == "0.012");
     CHECK(format_pvalue(0.0004) == "<.001");

@@ -1,6 +1,6 @@
 /// @file test_png.cpp (tests)
 /// @brief PNG encoder validity (signature, chunk order, CRCs checked with an independent CRC table, zlib
-/// inflate back to the exact pixels drawn, all five scanline filters) and the canvas primitives.
+/// inflate back to the exact pixels drawn, all five scanline filters) and the canvas primitives (render/).
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -9,12 +9,12 @@
 
 #include "eval_test_util.hpp"
 #include "ichseg/core/rng.hpp"
-#include "ichseg/eval/canvas.hpp"
-#include "ichseg/eval/png.hpp"
+#include "ichseg/render/canvas.hpp"
+#include "ichseg/render/png.hpp"
 #include "support/errors.hpp"
 
 using namespace ichseg;
-using namespace ichseg::eval;
+using namespace ichseg::render;
 
 TEST_CASE("CRC-32 of zlib equals the reference table and the standard check value", "[eval][png]") {
     const std::string s = "123456789";

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "ichseg/io/phantom_layouts.hpp"
+#include "ichseg/data/phantom_layouts.hpp"
 #include "ichseg/nn/model_info.hpp"
 
 using namespace ichseg;
@@ -129,14 +129,14 @@ int main(int argc, char** argv) {
     }
     // CSV files of the four layouts (tiny trees in a scratch folder)
     const std::string tmp = root + "/.layouts";
-    io::LayoutOptions o;
+    data::LayoutOptions o;
     o.count = 2;
     o.size = 16;
     o.slices = 3;
-    io::write_physionet_layout(tmp + "/p", o);
-    io::write_rsna_layout(tmp + "/r", o);
-    io::write_cq500_layout(tmp + "/c", o);
-    io::write_segcq500_layout(tmp + "/s", o);
+    data::write_physionet_layout(tmp + "/p", o);
+    data::write_rsna_layout(tmp + "/r", o);
+    data::write_cq500_layout(tmp + "/c", o);
+    data::write_segcq500_layout(tmp + "/s", o);
     fs::copy_file(tmp + "/p/hemorrhage_diagnosis_raw_ct.csv", root + "/csv/diagnosis.csv", fs::copy_options::overwrite_existing);
     fs::copy_file(tmp + "/p/Patient_demographics.csv", root + "/csv/demographics.csv", fs::copy_options::overwrite_existing);
     fs::copy_file(tmp + "/r/stage_2_train.csv", root + "/csv/rsna.csv", fs::copy_options::overwrite_existing);

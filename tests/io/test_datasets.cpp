@@ -4,18 +4,27 @@
 
 #include <filesystem>
 
+#include "ichseg/data/dataset_sources.hpp"
 #include "ichseg/data/loader.hpp"
+#include "ichseg/data/phantom_layouts.hpp"
 #include "ichseg/io/datasets/cq500.hpp"
 #include "ichseg/io/datasets/physionet.hpp"
 #include "ichseg/io/datasets/rsna.hpp"
 #include "ichseg/io/datasets/seg_cq500.hpp"
 #include "ichseg/io/inspect.hpp"
-#include "ichseg/io/phantom_layouts.hpp"
-#include "ichseg/io/slice_sources.hpp"
 #include "io_test_util.hpp"
 
 using namespace ichseg;
 using namespace ichseg::io;
+using data::add_dataset_cases;
+using data::LayoutManifest;
+using data::LayoutOptions;
+using data::RsnaSliceSource;
+using data::write_cq500_layout;
+using data::write_physionet_layout;
+using data::write_rsna_layout;
+using data::write_segcq500_layout;
+using data::WrittenCase;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 

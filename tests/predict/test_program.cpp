@@ -9,7 +9,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "ichseg/io/phantom_layouts.hpp"
+#include "ichseg/data/phantom_layouts.hpp"
 #include "ichseg/predict/predict.hpp"
 #include "predict/predict_test_util.hpp"
 
@@ -63,7 +63,7 @@ void write_series(const std::string& dir, const io::Volume& v, const SeriesSpec&
         w.sop_uid = s.series + "." + std::to_string(k + 1);
         w.series_description = s.description;
         w.instance_number = k + 1;
-        io::detail::dicom_geometry(v.affine, static_cast<double>(k), w);
+        data::detail::dicom_geometry(v.affine, static_cast<double>(k), w);
         if (s.stretch_from >= 0 && k >= s.stretch_from) w.position[2] += 1.3;
         w.slice_thickness = v.spacing[2];
         std::vector<float> px(v.slice(k), v.slice(k) + v.slice_size());

@@ -1,11 +1,14 @@
 /// @file test_config.cpp (study)
-/// @brief Study configs: the built-in profiles validate and the shipped JSON files describe exactly them; a file
-/// overrides only the keys it has; unknown keys, wrong types and invalid values are errors that name the key and
-/// the file.
+/// @brief Study configs: the built-in profiles are the shipped JSON files (embedded by the build, each setting
+/// every key) and validate; a file overrides only the keys it has ("//" holds comments); unknown keys, wrong
+/// types and invalid values are errors that name the key and the file.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include "ichseg/study/config.hpp"
 #include "support/errors.hpp"
@@ -24,14 +27,44 @@ std::string write_config(const std::string& test, const std::string& text) {
     return path;
 }
 
-TEST_CASE("study profiles validate and the shipped JSON configs equal them", "[study][config]") {
-    for (const std::string name : {"paper", "quick", "tiny"}) {
+std::string read_text(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    REQUIRE(f.good());
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+TEST_CASE("the built-in profiles are the shipped JSON files, embedded, complete and valid", "[study][config]") {
+    CHECK(study::profile_names() == std::vector<std::string>{"paper", "quick", "tiny"});
+    CHECK(study::profile_list() == "paper, quick or tiny");
+    for (const std::string& name : study::profile_names()) {
         INFO("profile " << name);
+        const std::string file = std::string(ICHSEG_CONFIG_DIR) + "/" + name + ".json";
+        // the build embedded the file as it is now (cmake/IchsegProfiles.cmake): no second copy of the values
+        const auto* builtin = study::detail::find_builtin_profile(name);
+        REQUIRE(builtin != nullptr);
+        CHECK(std::string(builtin->json) == read_text(file));
         const study::StudyConfig c = study::profile_config(name);
+        CHECK(c.profile == name);
         REQUIRE_NOTHROW(c.validate(name));
-        const study::StudyConfig f = study::load_config(std::string(ICHSEG_CONFIG_DIR) + "/" + name + ".json", "paper");
-        CHECK(study::to_json(f) == study::to_json(c));
+        // every key of the config is set by the file itself, so a profile never depends on C++ defaults
+        const nlohmann::json j = nlohmann::json::parse(builtin->json);
+        REQUIRE_NOTHROW(study::detail::check_complete(j, file));
+        // loading the file as a user config gives the same config
+        CHECK(study::to_json(study::load_config(file, "paper")) == study::to_json(c));
     }
+    // an empty config is not a usable one: the values come from a profile
+    test::require_error([] { study::StudyConfig{}.validate("empty"); }, {"empty", "'profile'"});
+}
+
+TEST_CASE("a profile must set every key", "[study][config]") {
+    nlohmann::json j = study::to_json(study::profile_config("tiny"));
+    j.at("stages").at("icm_bone").erase("batch_size");
+    test::require_error([&] { study::detail::check_complete(j, "t.json"); },
+                        {"t.json", "'stages.icm_bone.batch_size' is missing"});
+    j = study::to_json(study::profile_config("tiny"));
+    j.erase("lr");
+    test::require_error([&] { study::detail::check_complete(j, "t.json"); },
+                        {"t.json", "'lr' is missing"});
 }
 
 TEST_CASE("paper profile carries the SPEC 5 hyper-parameters", "[study][config]") {
@@ -92,7 +125,7 @@ TEST_CASE("only the quick profile changes the phantoms' field of view and lesion
 }
 
 TEST_CASE("a config file overrides only its keys on top of its profile", "[study][config]") {
-    const std::string path = write_config("override", R"({"profile": "tiny", "lr": 0.002,
+    const std::string path = write_config("override", R"({"profile": "tiny", "//": ["a comment"], "lr": 0.002,
         "stages": {"icm_bone": {"epochs": 7}}, "phantoms": {"physionet": 6}})");
     const study::StudyConfig c = study::load_config(path);
     const study::StudyConfig t = study::profile_config("tiny");

@@ -123,7 +123,7 @@ TEST_CASE("ichseg_reproduce --device: cuda without a GPU is refused and writes n
         CHECK(text.find(", device cpu, ") != std::string::npos);
         CHECK(text.find("\ntraining on the CPU (--device cpu)\n") != std::string::npos);
         CHECK(text.find("[skip]") == std::string::npos);
-        const nlohmann::json fold = study::read_json_file(out + "/results/physionet/mixed/fold0.json");
+        const nlohmann::json fold = io::read_json_file(out + "/results/physionet/mixed/fold0.json");
         CHECK(fold.at("device") == "cpu");
         CHECK(fs::exists(out + "/tables/table3.md"));
         const auto pos = text.find(" units run");

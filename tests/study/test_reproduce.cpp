@@ -88,7 +88,7 @@ TEST_CASE("tiny reproduction: 10 rows, every figure and table, and a rerun skips
     CHECK(count_lines(read_file(o.out + "/tables/segcq500_volumes.csv")) == 1 + 10 * n_cq);
     for (const auto& row : study::table3_rows()) {
         const std::string d = o.out + "/results/physionet/rows/" + study::detail::slug(row.title);
-        const nlohmann::json s = study::read_json_file(d + "/summary.json");
+        const nlohmann::json s = io::read_json_file(d + "/summary.json");
         CHECK(s.at("metric_per_case").size() == static_cast<size_t>(n_physio));
         CHECK(s.at("ichseg").at("method") == row.title);
         CHECK(count_lines(read_file(d + "/volumes.csv")) == 1 + n_physio);
@@ -100,7 +100,7 @@ TEST_CASE("tiny reproduction: 10 rows, every figure and table, and a rerun skips
     // Transfer reports: context restoration copies the whole U-Net, the classification / contrastive models
     // only the encoder (the decoder stays at its initialisation), local contrastive the first decoder blocks too.
     auto transfer = [&](const std::string& m) {
-        return study::read_json_file(o.out + "/results/physionet/" + m + "/fold0.transfer.json");
+        return io::read_json_file(o.out + "/results/physionet/" + m + "/fold0.transfer.json");
     };
     CHECK(transfer("context_restoration").at("missing").empty());
     for (const std::string m : {"global_contrastive", "binary", "multilabel_ce", "multilabel_dl"}) {
@@ -132,9 +132,9 @@ TEST_CASE("tiny reproduction: 10 rows, every figure and table, and a rerun skips
     }
 
     // The ICM only removes predictions: per volume, TP and FP with the ICM never exceed those without.
-    const nlohmann::json fold = study::read_json_file(o.out + "/results/physionet/mixed/fold0.json");
-    const auto plain = study::volumes_from_json(fold.at("plain"), "plain");
-    const auto icm = study::volumes_from_json(fold.at("icm"), "icm");
+    const nlohmann::json fold = io::read_json_file(o.out + "/results/physionet/mixed/fold0.json");
+    const auto plain = eval::volumes_from_json(fold.at("plain"), "plain");
+    const auto icm = eval::volumes_from_json(fold.at("icm"), "icm");
     REQUIRE(plain.size() == icm.size());
     for (size_t i = 0; i < plain.size(); ++i) {
         CHECK(icm[i].counts.tp <= plain[i].counts.tp);

@@ -69,6 +69,20 @@ struct Batch {
     int64_t size() const { return static_cast<int64_t>(indices.size()); }
 };
 
+/// (N, ...) and (N, ...) -> (2N, ...): two batches of the same shape in one (e.g. both contrastive views, rows
+/// [0, N) of `a` then [N, 2N) of `b`, for one forward pass).
+inline Tensor<float> concat_batches(const Tensor<float>& a, const Tensor<float>& b) {
+    ICHSEG_CHECK(a.shape() == b.shape(), "concat_batches: shapes ", to_string(a.shape()), " and ",
+                 to_string(b.shape()));
+    Shape s = a.shape();
+    s[0] *= 2;
+    Tensor<float> out = Tensor<float>::empty(s);
+    const Tensor<float> ac = a.contiguous(), bc = b.contiguous();
+    std::copy(ac.data(), ac.data() + ac.numel(), out.data());
+    std::copy(bc.data(), bc.data() + bc.numel(), out.data() + ac.numel());
+    return out;
+}
+
 /// Scratch buffers of one worker.
 struct SampleScratch {
     std::vector<float> windowed, tmp, view;

@@ -8,7 +8,7 @@
 /// cache_size^2 plus its nearest-resized mask: 16x less memory for 512^2 input and exactly the loader's first two
 /// steps for square slices (window -> resize), so augmentation results are the same as on the fly up to the
 /// mask's (nearest -> nearest instead of one composed nearest) sampling. RSNA's on-demand DICOM source lives in
-/// io/slice_sources.hpp (it needs DCMTK).
+/// data/dataset_sources.hpp (it needs DCMTK).
 ///
 /// Selections: `ich_slices` (ICH-only baseline), `select_mixed` (all ICH slices + `ratio` x as many non-ICH
 /// slices, drawn once with a seed: SPEC §7 Mixed), `slices_of_cases` (volume-level folds).

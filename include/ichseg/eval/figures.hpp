@@ -15,13 +15,36 @@
 
 #include "ichseg/core/error.hpp"
 #include "ichseg/core/rng.hpp"
-#include "ichseg/eval/canvas.hpp"
 #include "ichseg/eval/metrics.hpp"
-#include "ichseg/eval/plot.hpp"
-#include "ichseg/eval/png.hpp"
 #include "ichseg/eval/stats.hpp"
+#include "ichseg/io/text.hpp"
+#include "ichseg/render/canvas.hpp"
+#include "ichseg/render/plot.hpp"
+#include "ichseg/render/png.hpp"
 
 namespace ichseg::eval {
+
+// The drawing vocabulary of the figures: the raster layer (render/) and the text formatter (io/text.hpp).
+using io::format;
+using render::Axes;
+using render::Canvas;
+using render::Color;
+using render::draw_frame;
+using render::draw_legend;
+using render::draw_x_axis;
+using render::draw_y_axis;
+using render::HAlign;
+using render::Image;
+using render::legend_size;
+using render::LegendItem;
+using render::nice_ticks;
+using render::palette;
+using render::Rect;
+using render::TextStyle;
+using render::VAlign;
+using render::viridis;
+using render::write_png;
+namespace colors = render::colors;
 
 // =================================================================================================================
 // Figure 3: grouped box plots

@@ -15,6 +15,7 @@
 
 #include "ichseg/core/error.hpp"
 #include "ichseg/eval/stats.hpp"
+#include "ichseg/io/labels.hpp"
 
 namespace ichseg::eval {
 
@@ -22,6 +23,18 @@ namespace ichseg::eval {
 
 /// The five ICH subtypes as bits of a mask (a volume may hold several). Order = the paper's Figure 5 order.
 enum Subtype : uint32_t { EDH = 1u << 0, IPH = 1u << 1, IVH = 1u << 2, SAH = 1u << 3, SDH = 1u << 4 };
+
+/// The subtype bits of a volume's (or slice's) labels: bit s where `labels.subtype[s]` is 1 (io::IchSubtype
+/// order == Subtype order).
+inline uint32_t subtype_bits(const io::IchLabels& labels) {
+    static_assert(static_cast<int>(io::IchSubtype::EDH) == 0 && static_cast<int>(io::IchSubtype::SDH) == 4 &&
+                      SDH == 1u << 4,
+                  "io::IchSubtype and eval::Subtype must list the subtypes in the same order");
+    uint32_t b = 0;
+    for (int s = 0; s < io::kNumSubtypes; ++s)
+        if (labels.subtype[static_cast<size_t>(s)] == 1) b |= 1u << s;
+    return b;
+}
 
 /// One row of the subtype table: its bit, its abbreviation and its full name.
 struct SubtypeInfo {

@@ -1,7 +1,7 @@
 /// @file report.hpp
-/// @brief Evaluation outputs, all written atomically: per-volume CSV, an nnU-Net-style `summary.json`
-/// (per-case metrics + means under label "1", plus ichseg's subset summaries), a Markdown table laid out like the
-/// paper's Table 3, and p-value matrices as CSV.
+/// @brief Evaluation outputs, all written atomically: per-volume CSV, per-volume records as JSON (and back), an
+/// nnU-Net-style `summary.json` (per-case metrics + means under label "1", plus ichseg's subset summaries), a
+/// Markdown table laid out like the paper's Table 3, and p-value matrices as CSV.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -14,27 +14,17 @@
 
 #include "ichseg/core/error.hpp"
 #include "ichseg/eval/metrics.hpp"
-#include "ichseg/eval/plot.hpp"
 #include "ichseg/eval/stats.hpp"
 #include "ichseg/io/atomic_file.hpp"
+#include "ichseg/io/text.hpp"
 
 namespace ichseg::eval {
 
 namespace detail {
-/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
-inline std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s) {
-        if (c == '"') q += '"';
-        q += c;
-    }
-    return q + "\"";
-}
 /// Shortest round-trip text of a double (17 significant digits, trailing zeros trimmed by %g).
 inline std::string num(double v) {
     if (std::isnan(v)) return "nan";
-    return format("%.17g", v);
+    return io::format("%.17g", v);
 }
 }  // namespace detail
 
@@ -49,7 +39,7 @@ inline std::string volume_csv(const std::vector<MethodResults>& methods) {
     os << ",n_slices,TP,FP,FN,TN,Dice,Precision,Recall\n";
     for (const auto& m : methods)
         for (const auto& v : m.volumes) {
-            os << detail::csv_field(m.method) << ',' << detail::csv_field(v.case_id) << ',' << v.fold << ','
+            os << io::csv_field(m.method) << ',' << io::csv_field(v.case_id) << ',' << v.fold << ','
                << (v.has_ich ? 1 : 0);
             for (const auto& st : subtypes()) os << ',' << (v.has_subtype(st.bit) ? 1 : 0);
             os << ',' << v.n_slices << ',' << v.counts.tp << ',' << v.counts.fp << ',' << v.counts.fn << ','
@@ -64,6 +54,43 @@ inline void write_volume_csv(const std::string& path, const std::vector<MethodRe
 }
 inline void write_volume_csv(const std::string& path, const MethodResults& method) {
     write_volume_csv(path, std::vector<MethodResults>{method});
+}
+
+// ---- per-volume records as JSON ------------------------------------------------------------------------------
+
+/// The records as a JSON array (one object per volume: case_id, fold, has_ich, subtypes, n_slices, tp, fp, fn,
+/// tn), e.g. for a fold's result file.
+inline nlohmann::json volumes_json(const std::vector<VolumeResult>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& r : v)
+        a.push_back({{"case_id", r.case_id}, {"fold", r.fold}, {"has_ich", r.has_ich}, {"subtypes", r.subtypes},
+                     {"n_slices", r.n_slices}, {"tp", r.counts.tp}, {"fp", r.counts.fp}, {"fn", r.counts.fn},
+                     {"tn", r.counts.tn}});
+    return a;
+}
+
+/// The records of `volumes_json`; `where` names the source in errors.
+inline std::vector<VolumeResult> volumes_from_json(const nlohmann::json& a, const std::string& where) {
+    ICHSEG_CHECK(a.is_array(), where, ": expected an array of volume records");
+    std::vector<VolumeResult> out;
+    try {
+        for (const auto& j : a) {
+            VolumeResult r;
+            r.case_id = j.at("case_id").get<std::string>();
+            r.fold = j.at("fold").get<int>();
+            r.has_ich = j.at("has_ich").get<bool>();
+            r.subtypes = j.at("subtypes").get<uint32_t>();
+            r.n_slices = j.at("n_slices").get<int64_t>();
+            r.counts.tp = j.at("tp").get<int64_t>();
+            r.counts.fp = j.at("fp").get<int64_t>();
+            r.counts.fn = j.at("fn").get<int64_t>();
+            r.counts.tn = j.at("tn").get<int64_t>();
+            out.push_back(r);
+        }
+    } catch (const nlohmann::json::exception& e) {
+        fail(where, ": malformed volume record: ", e.what());
+    }
+    return out;
 }
 
 // ---- nnU-Net-style summary.json --------------------------------------------------------------------------------
@@ -222,10 +249,10 @@ inline std::string table3_markdown(const std::vector<Table3Row>& rows, Table3Lay
             }
             const Summary& s = (*sub)[cols[c].metric];
             const bool is_best = std::round(s.mean * 1e4) == best[c] && rows.size() > 1;
-            std::string mean = format("%.2f", 100 * s.mean);
+            std::string mean = io::format("%.2f", 100 * s.mean);
             if (is_best) mean = "**" + mean + "**";
             os << ' ' << mean;
-            if (cols[c].sd) os << (std::isfinite(s.sd) ? format(" ± %.2f", 100 * s.sd) : std::string(" ± –"));
+            if (cols[c].sd) os << (std::isfinite(s.sd) ? io::format(" ± %.2f", 100 * s.sd) : std::string(" ± –"));
             os << " |";
         }
         os << '\n';
@@ -255,10 +282,10 @@ inline void write_table3_markdown(const std::string& path, const std::vector<Tab
 inline std::string pvalue_csv(const PairwiseTests& t) {
     std::ostringstream os;
     os << "method";
-    for (const auto& n : t.names) os << ',' << detail::csv_field(n);
+    for (const auto& n : t.names) os << ',' << io::csv_field(n);
     os << '\n';
     for (std::size_t i = 0; i < t.names.size(); ++i) {
-        os << detail::csv_field(t.names[i]);
+        os << io::csv_field(t.names[i]);
         for (std::size_t j = 0; j < t.names.size(); ++j) os << ',' << detail::num(t.p[i][j]);
         os << '\n';
     }

@@ -1,7 +1,8 @@
 /// @file stats.hpp
 /// @brief Descriptive statistics (mean, sd with a chosen ddof), the Student-t distribution through the
 /// regularized incomplete beta function (own continued-fraction implementation, modified Lentz), the two-sided
-/// Welch t-test (unequal variances, Welch–Satterthwaite df) and pairwise p-value matrices between methods.
+/// Welch t-test (unequal variances, Welch–Satterthwaite df), pairwise p-value matrices between methods, and
+/// box-plot summaries (quartiles with linear interpolation, whiskers at 1.5 IQR, outliers; as matplotlib).
 ///
 /// The Welch test reproduces `scipy.stats.ttest_ind(a, b, equal_var=False)` (two-sided), including its edge
 /// cases: fewer than 2 values in a sample or two constant samples with equal means give NaN; two constant
@@ -218,6 +219,55 @@ inline PairwiseTests pairwise_welch(const std::vector<std::string>& names,
             r.df[i][j] = r.df[j][i] = w.df;
         }
     return r;
+}
+
+// ---- box-plot summaries -------------------------------------------------------------------------------------------------
+
+/// Quantile of sorted data with linear interpolation between order statistics (numpy's default "linear").
+inline double quantile_sorted(const std::vector<double>& s, double q) {
+    ICHSEG_CHECK(!s.empty(), "quantile_sorted: empty sample");
+    const double pos = q * static_cast<double>(s.size() - 1);
+    const std::size_t i = static_cast<std::size_t>(std::floor(pos));
+    const double f = pos - static_cast<double>(i);
+    return i + 1 < s.size() ? s[i] + f * (s[i + 1] - s[i]) : s[i];
+}
+
+/// Box-plot summary as matplotlib draws it: quartiles (linear interpolation), whiskers at the most extreme data
+/// within 1.5 IQR of the box, points beyond the whiskers as outliers.
+struct BoxStats {
+    std::size_t n = 0;
+    double q1 = 0, median = 0, q3 = 0, whisker_lo = 0, whisker_hi = 0, mean = 0;
+    std::vector<double> outliers;
+};
+
+inline BoxStats box_stats(std::vector<double> v, double whis = 1.5) {
+    BoxStats b;
+    v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
+    b.n = v.size();
+    if (v.empty()) return b;
+    std::sort(v.begin(), v.end());
+    b.q1 = quantile_sorted(v, 0.25);
+    b.median = quantile_sorted(v, 0.5);
+    b.q3 = quantile_sorted(v, 0.75);
+    double s = 0;
+    for (double x : v) s += x;
+    b.mean = s / static_cast<double>(v.size());
+    const double iqr = b.q3 - b.q1, lo = b.q1 - whis * iqr, hi = b.q3 + whis * iqr;
+    b.whisker_lo = b.q1;
+    b.whisker_hi = b.q3;
+    bool lo_set = false;
+    for (double x : v) {
+        if (x < lo || x > hi) {
+            b.outliers.push_back(x);
+            continue;
+        }
+        if (!lo_set) {
+            b.whisker_lo = std::min(x, b.q1);
+            lo_set = true;
+        }
+        b.whisker_hi = std::max(x, b.q3);
+    }
+    return b;
 }
 
 }  // namespace ichseg::eval

@@ -1,24 +1,26 @@
 /// @file atomic_file.hpp
-/// @brief Replace a file atomically: write a temporary file beside it, flush it to disk, rename it over the
-/// target. A crash or kill at any moment leaves either the previous file or the complete new one.
+/// @brief Replace a file atomically: write a temporary file "<path>.tmp-<pid>" beside it, flush it to disk,
+/// rename it over the target. A crash or kill at any moment leaves either the previous file or the complete new
+/// one; `remove_stale_temporaries` removes the temporaries that killed processes left behind.
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "ichseg/core/error.hpp"
 
 namespace ichseg::io {
 
-inline void write_file_atomic(const std::string& path, const std::string& bytes) {
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) fail(path, ": cannot create temporary file ", tmp, ": ", std::strerror(errno));
+/// Write all of `bytes` to the open file `fd`, retrying interrupted writes. On failure the file is closed, the
+/// temporary `tmp` removed, and the error names `path` (the file being produced).
+inline void write_all_or_fail(int fd, const std::string& bytes, const std::string& path, const std::string& tmp) {
     size_t done = 0;
     while (done < bytes.size()) {
         const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -31,6 +33,13 @@ inline void write_file_atomic(const std::string& path, const std::string& bytes)
         }
         done += static_cast<size_t>(w);
     }
+}
+
+inline void write_file_atomic(const std::string& path, const std::string& bytes) {
+    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) fail(path, ": cannot create temporary file ", tmp, ": ", std::strerror(errno));
+    write_all_or_fail(fd, bytes, path, tmp);
     if (::fsync(fd) != 0 || ::close(fd) != 0) {
         const int e = errno;
         ::unlink(tmp.c_str());
@@ -41,6 +50,29 @@ inline void write_file_atomic(const std::string& path, const std::string& bytes)
         ::unlink(tmp.c_str());
         fail(path, ": cannot move the finished file into place: ", std::strerror(e));
     }
+}
+
+/// Remove, under `root` (recursively), the "<name>.tmp-<pid>" files of processes that no longer run (left by a
+/// kill during `write_file_atomic`). Returns how many were removed.
+inline int remove_stale_temporaries(const std::string& root) {
+    namespace fs = std::filesystem;
+    int n = 0;
+    std::error_code ec;
+    if (!fs::exists(root, ec)) return 0;
+    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+        if (!it->is_regular_file(ec)) continue;
+        const std::string name = it->path().filename().string();
+        const auto pos = name.rfind(".tmp-");
+        if (pos == std::string::npos) continue;
+        const std::string pid_text = name.substr(pos + 5);
+        if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+        const long pid = std::stol(pid_text);
+        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0 && pid != ::getpid()) continue;  // still alive
+        std::error_code rm;
+        if (fs::remove(it->path(), rm)) ++n;
+    }
+    return n;
 }
 
 }  // namespace ichseg::io

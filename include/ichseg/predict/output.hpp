@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ichseg/core/error.hpp"
+#include "ichseg/io/atomic_file.hpp"
 #include "ichseg/io/nifti.hpp"
 
 namespace ichseg::predict {
@@ -131,18 +132,7 @@ inline void write_text_output(const std::string& path, const std::string& text, 
     const std::string tmp = detail::temp_name_for(path, ".tmp");
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0) fail(path, ": cannot create a temporary file in the output folder: ", std::strerror(errno));
-    size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            const int e = errno;
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            fail(path, ": write failed: ", std::strerror(e));
-        }
-        done += static_cast<size_t>(w);
-    }
+    io::write_all_or_fail(fd, text, path, tmp);
     if (::close(fd) != 0) {
         const int e = errno;
         ::unlink(tmp.c_str());

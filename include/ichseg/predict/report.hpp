@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "ichseg/core/error.hpp"
+#include "ichseg/io/text.hpp"
 #include "ichseg/io/volume.hpp"
 
 namespace ichseg::predict {
@@ -191,21 +192,7 @@ inline nlohmann::json report_json(const Report& r, bool with_slices = true) {
 }
 
 namespace detail {
-inline std::string fmt_num(double v, const char* f = "%.6g") {
-    char b[64];
-    std::snprintf(b, sizeof b, f, v);
-    return b;
-}
-/// RFC 4180 field: quoted when it holds a comma, quote or line break.
-inline std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-    std::string o = "\"";
-    for (char c : s) {
-        if (c == '"') o += '"';
-        o += c;
-    }
-    return o + "\"";
-}
+inline std::string fmt_num(double v) { return io::format("%.6g", v); }
 }  // namespace detail
 
 /// One-line-per-slice CSV of a report (header included).
@@ -231,12 +218,12 @@ inline std::string summary_csv_row(const Report& r, const std::string& status, c
     const bool ok = status == "ok";
     auto num = [&](double v) { return ok ? detail::fmt_num(v) : std::string(); };
     auto inum = [&](int64_t v) { return ok ? std::to_string(v) : std::string(); };
-    os << detail::csv_field(r.case_id) << ',' << status << ',' << num(r.volume_ml) << ',' << inum(r.voxels) << ','
+    os << io::csv_field(r.case_id) << ',' << status << ',' << num(r.volume_ml) << ',' << inum(r.voxels) << ','
        << inum(r.slices_involved) << ',' << num(r.largest_axial_extent_mm) << ',' << inum(r.largest_axial_extent_slice)
        << ',' << (ok && r.max_probability >= 0 ? detail::fmt_num(r.max_probability) : std::string()) << ','
        << inum(r.nx) << ',' << inum(r.ny) << ',' << inum(r.nz) << ',' << num(r.spacing_mm[0]) << ','
-       << num(r.spacing_mm[1]) << ',' << num(r.spacing_mm[2]) << ',' << detail::csv_field(input) << ','
-       << detail::csv_field(mask_path) << ',' << detail::csv_field(message) << '\n';
+       << num(r.spacing_mm[1]) << ',' << num(r.spacing_mm[2]) << ',' << io::csv_field(input) << ','
+       << io::csv_field(mask_path) << ',' << io::csv_field(message) << '\n';
     return os.str();
 }
 

@@ -10,9 +10,9 @@
 ///  1. preprocessing, per stored axial slice: the model's HU window -> [0, 1] (from the model file's metadata),
 ///     then the anti-aliased bilinear resize to the model's input size (exactly the training pipeline's
 ///     `VolumeSlices` steps: window first, then resize);
-///  2. batch inference (`batch_size` slices per forward pass) in eval mode under `NoGradGuard`, on the GPU when
-///     the program links the CUDA backend (`ichseg::cuda`, which defines ICHSEG_WITH_CUDA) and a device is
-///     present (`SegmenterOptions::device`), on the CPU otherwise;
+///  2. batch inference (inference.hpp, shared with the study's evaluation: `batch_size` slices per forward pass)
+///     in eval mode under `NoGradGuard`, on the GPU when the program links the CUDA backend (`ichseg::cuda`,
+///     which defines ICHSEG_WITH_CUDA) and a device is present (`SegmenterOptions::device`), on the CPU otherwise;
 ///     the output is the sigmoid probability map on the network grid (S x S);
 ///  3. postprocessing, per slice, on the **native** grid (ny x nx of the source):
 ///     * `MaskResample::bilinear` (default): each network's probability map is resized back to the native
@@ -21,8 +21,8 @@
 ///       resolution, as nnU-Net resamples probabilities rather than labels;
 ///     * `MaskResample::nearest`: threshold on the network grid, then nearest-neighbour resize of the binary
 ///       masks (SPEC §1's mask resize; exactly the masks the evaluation scored, blocky at native resolution);
-///     * ICM (SPEC §7): cavity = tissue-window mask OR bone-window mask; hemorrhage = ICH mask AND cavity
-///       ("predictions outside set to 0"), applied at native resolution;
+///     * ICM (SPEC §7, inference.hpp): cavity = tissue-window mask OR bone-window mask; hemorrhage = ICH mask
+///       AND cavity ("predictions outside set to 0"), applied at native resolution;
 ///  4. the mask keeps the source grid: same (nz, ny, nx), same affine, same stored voxel order (no
 ///     reorientation anywhere: training used the stored order too, docs/data.md §1);
 ///  5. report (report.hpp): volume in mL, slices involved, largest axial extent, and per slice the maximum
@@ -49,7 +49,6 @@
 #include <string>
 #include <vector>
 
-#include "ichseg/autograd/grad_mode.hpp"
 #include "ichseg/core/device_choice.hpp"
 #include "ichseg/core/error.hpp"
 #include "ichseg/core/parallel.hpp"
@@ -57,7 +56,7 @@
 #include "ichseg/data/window.hpp"
 #include "ichseg/io/volume.hpp"
 #include "ichseg/nn/model_file.hpp"
-#include "ichseg/ops/sigmoid.hpp"
+#include "ichseg/predict/inference.hpp"
 #include "ichseg/predict/report.hpp"
 #if ICHSEG_WITH_CUDA
 #include "ichseg/cuda/module.hpp"
@@ -235,28 +234,15 @@ inline void preprocess_slice(const float* hu, int64_t ny, int64_t nx, const data
 }
 
 /// Network probabilities (nz, S, S) of one model on a CT volume: window -> anti-aliased resize -> U-Net ->
-/// sigmoid, `batch_size` slices per forward pass. `on_batch(done)` is called after each batch.
+/// sigmoid, `batch_size` slices per forward pass (inference.hpp). `on_batch(done)` is called after each batch.
 inline Tensor<float> network_probabilities(LoadedModel& m, const io::Volume& ct, int64_t batch_size,
                                            const std::function<void(int64_t)>& on_batch = {}) {
-    ICHSEG_CHECK(batch_size >= 1, "network_probabilities: batch_size must be >= 1, got ", batch_size);
     const Tensor<float> vox = ct.voxels.contiguous();
-    const int64_t nz = ct.nz(), ny = ct.ny(), nx = ct.nx(), S = m.info.input_size;
+    const int64_t ny = ct.ny(), nx = ct.nx(), S = m.info.input_size;
     const data::Window w{static_cast<float>(m.info.window_lo), static_cast<float>(m.info.window_hi)};
-    Tensor<float> out = Tensor<float>::empty({nz, S, S});
-    NoGradGuard no_grad;
-    m.net->eval();
-    for (int64_t b0 = 0; b0 < nz; b0 += batch_size) {
-        const int64_t nb = std::min(batch_size, nz - b0);
-        Tensor<float> x = Tensor<float>::empty({nb, 1, S, S});
-        std::vector<float> win, tmp;
-        for (int64_t i = 0; i < nb; ++i) preprocess_slice(vox.data() + (b0 + i) * ny * nx, ny, nx, w, S, x.data() + i * S * S, win, tmp);
-        Var<float> y = m.net->forward(Var<float>(m.device.is_cuda() ? x.to(m.device) : x));
-        if (!m.info.unet.output_sigmoid) y = sigmoid(y);
-        const Tensor<float> yc = y.value().to(Device::cpu()).contiguous();
-        std::copy(yc.data(), yc.data() + nb * S * S, out.data() + b0 * S * S);
-        if (on_batch) on_batch(b0 + nb);
-    }
-    return out;
+    std::vector<float> win, tmp;
+    auto fill = [&](int64_t k, float* dst) { preprocess_slice(vox.data() + k * ny * nx, ny, nx, w, S, dst, win, tmp); };
+    return batched_probabilities(*m.net, m.device, ct.nz(), S, S, batch_size, fill, on_batch);
 }
 
 /// Segments hemorrhage in CT volumes with an ICH model file and, optionally, the two ICM model files.
@@ -360,7 +346,7 @@ public:
         const bool keep_cav = opt_.keep_cavity && has_icm();
         if (keep_cav) r.cavity = ct.like<uint8_t>();
         r.slice_max_probability.assign(static_cast<size_t>(nz), 0.f);
-        const float thr = static_cast<float>(opt_.threshold);
+        const double thr = opt_.threshold;
         const int64_t S_ich = ich_.info.input_size;
         const int64_t S_tis = has_icm() ? tissue_.info.input_size : 0, S_bone = has_icm() ? bone_.info.input_size : 0;
         const MaskResample mode = opt_.resample;
@@ -384,9 +370,9 @@ public:
             float best = 0.f;
             for (int64_t i = 0; i < ny * nx; ++i) {
                 const size_t s = static_cast<size_t>(i);
-                const bool cav = !has_icm() || pt[s] >= thr || pb[s] >= thr;
+                const bool cav = !has_icm() || in_cavity(pt[s], pb[s], thr);
                 if (ck) ck[i] = cav ? 1 : 0;
-                mk[i] = (cav && pi[s] >= thr) ? 1 : 0;
+                mk[i] = hemorrhage(pi[s], cav, thr) ? 1 : 0;
                 if (cav) best = std::max(best, pi[s]);
             }
             r.slice_max_probability[static_cast<size_t>(k)] = best;

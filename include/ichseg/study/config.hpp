@@ -1,86 +1,98 @@
 /// @file config.hpp (study)
-/// @brief Every setting of the reproduction (SPEC §5-8) in one struct, with three built-in profiles:
+/// @brief Every setting of the reproduction (SPEC §5-8) in one struct, and the built-in profiles. A profile is a
+/// JSON file in examples/configs/ that sets every key; those files are the only place the profiles' values are
+/// written: the build embeds them (cmake/IchsegProfiles.cmake generates study/builtin_profiles.hpp), so
+/// `profile_config("quick")` needs no file at run time. The three profiles:
 ///  * `paper`: the published hyper-parameters (256 px, U-Net base width 32 / depth 5, epochs and batch sizes of
 ///    SPEC §5), meant for a GPU and the real datasets;
 ///  * `quick`: the same protocol (10 / 5 volume-level folds, Mixed 2:1 drawn once per fold, alpha 0.2, threshold
 ///    0.5, eps 1, all six pretext tasks, ICM) at 64 px with a narrow U-Net (base width 8, depth 4), few epochs
-///    and few phantoms, so that the 120 fold trainings run on a 2-core CPU in about 20 minutes;
+///    and few phantoms, so that the 120 fold trainings run on a 2-core CPU in about 20 minutes (its file says why
+///    each value differs from the paper's; docs/deviations.md);
 ///  * `tiny`: a miniature of the same code path for the tests (2 folds, 32 px).
-/// A JSON file may override any subset of the keys; unknown keys and bad values are errors naming the key and
-/// the file.
+/// A user's JSON file names its base profile ("profile", default paper) and overrides any subset of the keys;
+/// unknown keys and bad values are errors naming the key and the file. A default-constructed StudyConfig is
+/// empty (zeros; it does not validate): start from `profile_config`.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
-#include <fstream>
-#include <map>
 #include <sstream>
 #include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "ichseg/core/error.hpp"
+#include "ichseg/io/files.hpp"
 #include "ichseg/nn/unet.hpp"
+#include "ichseg/study/builtin_profiles.hpp"
 
 namespace ichseg::study {
 
 /// Epochs and batch size of one training stage (SPEC §5 table).
 struct StageSpec {
-    int epochs = 1;
-    int64_t batch_size = 16;
+    int epochs = 0;
+    int64_t batch_size = 0;
 };
 
+/// The values come from a profile (examples/configs/<profile>.json) and a user's file; the meaning of each key
+/// is documented here, its value in the profile files.
 struct StudyConfig {
-    std::string profile = "paper";
-    uint64_t seed = 20230101;
+    std::string profile;          ///< the built-in profile this config starts from
+    uint64_t seed = 0;
     int threads = 0;              ///< compute threads (0 = all cores)
-    int loader_threads = 2;       ///< batch-building threads
+    int loader_threads = 0;       ///< batch-building threads
 
     // Networks (SPEC §3)
-    int64_t input_size = 256;
-    nn::UNetConfig unet{};        ///< in/out channels and sigmoid are fixed by each stage
+    int64_t input_size = 0;       ///< network input side (pixels)
+    nn::UNetConfig unet{};        ///< width / depth / factor / dropout; in/out channels and sigmoid are fixed by each stage
 
     // Optimisation (SPEC §5)
-    double lr = 1e-3;
-    double weight_decay = 1e-6;
-    double lr_decay = 0.96;
-    bool augment = true;          ///< SPEC §2 segmentation augmentation during training
+    double lr = 0;                ///< Adam learning rate
+    double weight_decay = 0;      ///< coupled L2
+    double lr_decay = 0;          ///< learning rate multiplied by this after every epoch
+    bool augment = false;         ///< SPEC §2 segmentation augmentation during training
     int64_t checkpoint_every = 0; ///< also checkpoint every N batches (0: at epoch ends only)
 
-    StageSpec icm_tissue{50, 20}, icm_bone{50, 16};
-    StageSpec physionet_supervised{100, 16};
-    StageSpec segcq500_supervised{40, 32};
-    StageSpec context_restoration{50, 32};
-    StageSpec global_contrastive{50, 60};
-    StageSpec local_contrastive{50, 24};
-    StageSpec classification{50, 64};   ///< binary and both multi-label variants
+    StageSpec icm_tissue, icm_bone;
+    StageSpec physionet_supervised;
+    StageSpec segcq500_supervised;
+    StageSpec context_restoration;
+    StageSpec global_contrastive;
+    StageSpec local_contrastive;
+    StageSpec classification;     ///< binary and both multi-label variants
+
 
     // Protocol (SPEC §6-8)
-    int physionet_folds = 10;
-    int segcq500_folds = 5;
-    double mixed_ratio = 2.0;
-    double alpha = 0.2;
-    double threshold = 0.5;
-    int64_t pretext_validation = 5000;
-    int64_t context_swaps = 20;
-    int64_t context_patch = 20;         ///< side of the swapped patches at input_size
-    double contrastive_tau = 0.1;
-    int64_t local_cell = 3;
-    int64_t local_regions = 20;
-    double tsne_perplexity = 30;
-    int tsne_iterations = 1000;
+    int physionet_folds = 0;
+    int segcq500_folds = 0;
+    double mixed_ratio = 0;             ///< non-ICH : ICH slices of the Mixed recipe
+    double alpha = 0;                   ///< Dice weight of empty-mask samples
+    double threshold = 0;               ///< p >= threshold is foreground
+    int64_t pretext_validation = 0;     ///< balanced validation images of the pretext set (t-SNE)
+    int64_t context_swaps = 0;
+    int64_t context_patch = 0;          ///< side of the swapped patches at input_size
+    double contrastive_tau = 0;
+    int64_t local_cell = 0;
+    int64_t local_regions = 0;
+    double tsne_perplexity = 0;
+    int tsne_iterations = 0;
 
     // Phantom generation (--generate-phantoms)
-    int64_t phantom_size = 256;
-    int64_t phantom_slices = 24;
-    double phantom_spacing = 5.0;
-    int64_t phantom_physionet = 75;
-    int64_t phantom_segcq500 = 51;
-    int64_t phantom_icm = 20;           ///< volumes with cavity masks for the ICM U-Nets
-    int64_t phantom_rsna_studies = 100;
-    int64_t phantom_rsna_slices = 24;
-    double phantom_ich_fraction = 0.5;  ///< PhysioNet and RSNA share of ICH volumes
+    int64_t phantom_size = 0;
+    int64_t phantom_slices = 0;
+    double phantom_spacing = 0;
+    int64_t phantom_physionet = 0;
+    int64_t phantom_segcq500 = 0;
+    int64_t phantom_icm = 0;            ///< volumes with cavity masks for the ICM U-Nets
+    int64_t phantom_rsna_studies = 0;
+    int64_t phantom_rsna_slices = 0;
+    double phantom_ich_fraction = 0;    ///< PhysioNet and RSNA share of ICH volumes
     double phantom_fov = 0;             ///< reconstruction field of view (mm); 0 = random U(210, 250) per volume
-    double phantom_lesion_scale = 1.0;  ///< data::PhantomParams::lesion_scale (1 = clinical size ranges)
+    double phantom_lesion_scale = 0;    ///< data::PhantomParams::lesion_scale (1 = clinical size ranges)
 
     /// The U-Net of a stage: width / depth / factor / dropout from the config.
     nn::UNetConfig unet_config(bool sigmoid = true) const {
@@ -101,153 +113,136 @@ struct StudyConfig {
 
 namespace detail {
 
-inline nlohmann::json stage_json(const StageSpec& s) { return {{"epochs", s.epochs}, {"batch_size", s.batch_size}}; }
-
-/// Read `key` of object `j` into `v`, naming the key and the source on a type error.
-template <class V>
-void read_key(const nlohmann::json& j, const std::string& key, V& v, const std::string& where) {
-    if (!j.contains(key)) return;
-    try {
-        v = j.at(key).get<V>();
-    } catch (const nlohmann::json::exception&) {
-        fail(where, ": key '", key, "' has the wrong type (", j.at(key).dump(), ")");
-    }
+/// JSON pointer of a dotted key ("stages.icm_bone.epochs" -> /stages/icm_bone/epochs).
+inline nlohmann::json::json_pointer key_pointer(const std::string& key) {
+    std::string p = "/" + key;
+    std::replace(p.begin(), p.end(), '.', '/');
+    return nlohmann::json::json_pointer(p);
 }
 
+/// A key named "//" holds comments (a string or an array of strings) and is ignored.
+inline bool is_comment_key(const std::string& k) { return k == "//"; }
+
+/// Error naming the first key of `j` that `known` lacks (recursively: `prefix` is the path so far).
 inline void check_keys(const nlohmann::json& j, const nlohmann::json& known, const std::string& where,
                        const std::string& prefix) {
     ICHSEG_CHECK(j.is_object(), where, ": '", prefix.empty() ? std::string("(top level)") : prefix,
                  "' must be a JSON object, got ", j.dump());
-    for (auto it = j.begin(); it != j.end(); ++it)
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        if (is_comment_key(it.key())) continue;
         ICHSEG_CHECK(known.contains(it.key()), where, ": unknown key '", prefix + it.key(), "'");
+        if (known.at(it.key()).is_object()) check_keys(it.value(), known.at(it.key()), where, prefix + it.key() + ".");
+    }
+}
+
+inline const BuiltinProfile* find_builtin_profile(const std::string& name) {
+    for (const BuiltinProfile& p : kBuiltinProfiles)
+        if (name == p.name) return &p;
+    return nullptr;
 }
 
 }  // namespace detail
 
-inline nlohmann::json to_json(const StudyConfig& c) {
-    using nlohmann::json;
-    return json{{"profile", c.profile},
-                {"seed", c.seed},
-                {"threads", c.threads},
-                {"loader_threads", c.loader_threads},
-                {"input_size", c.input_size},
-                {"unet",
-                 {{"base_width", c.unet.base_width},
-                  {"depth", c.unet.depth},
-                  {"mid_channels_factor", c.unet.mid_channels_factor},
-                  {"dropout", c.unet.dropout}}},
-                {"lr", c.lr},
-                {"weight_decay", c.weight_decay},
-                {"lr_decay", c.lr_decay},
-                {"augment", c.augment},
-                {"checkpoint_every", c.checkpoint_every},
-                {"stages",
-                 {{"icm_tissue", detail::stage_json(c.icm_tissue)},
-                  {"icm_bone", detail::stage_json(c.icm_bone)},
-                  {"physionet_supervised", detail::stage_json(c.physionet_supervised)},
-                  {"segcq500_supervised", detail::stage_json(c.segcq500_supervised)},
-                  {"context_restoration", detail::stage_json(c.context_restoration)},
-                  {"global_contrastive", detail::stage_json(c.global_contrastive)},
-                  {"local_contrastive", detail::stage_json(c.local_contrastive)},
-                  {"classification", detail::stage_json(c.classification)}}},
-                {"physionet_folds", c.physionet_folds},
-                {"segcq500_folds", c.segcq500_folds},
-                {"mixed_ratio", c.mixed_ratio},
-                {"alpha", c.alpha},
-                {"threshold", c.threshold},
-                {"pretext_validation", c.pretext_validation},
-                {"context_swaps", c.context_swaps},
-                {"context_patch", c.context_patch},
-                {"contrastive_tau", c.contrastive_tau},
-                {"local_cell", c.local_cell},
-                {"local_regions", c.local_regions},
-                {"tsne_perplexity", c.tsne_perplexity},
-                {"tsne_iterations", c.tsne_iterations},
-                {"phantoms",
-                 {{"size", c.phantom_size},
-                  {"slices", c.phantom_slices},
-                  {"spacing", c.phantom_spacing},
-                  {"physionet", c.phantom_physionet},
-                  {"segcq500", c.phantom_segcq500},
-                  {"icm", c.phantom_icm},
-                  {"rsna_studies", c.phantom_rsna_studies},
-                  {"rsna_slices", c.phantom_rsna_slices},
-                  {"ich_fraction", c.phantom_ich_fraction},
-                  {"fov", c.phantom_fov},
-                  {"lesion_scale", c.phantom_lesion_scale}}}};
+/// The names of the built-in profiles, in file-name order ("paper", "quick", "tiny").
+inline std::vector<std::string> profile_names() {
+    std::vector<std::string> v;
+    for (const detail::BuiltinProfile& p : detail::kBuiltinProfiles) v.push_back(p.name);
+    return v;
 }
+
+/// "paper, quick or tiny".
+inline std::string profile_list() {
+    const std::vector<std::string> v = profile_names();
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) s += (i == 0 ? "" : (i + 1 == v.size() ? " or " : ", ")) + v[i];
+    return s;
+}
+
+/// Every key of the config file (dotted: nested objects) with the field that holds it: the one list that writing
+/// (`to_json`), reading (`apply_json`) and the completeness check of the profiles use.
+template <class Config, class F>
+void for_each_key(Config& c, F&& f) {
+    f("profile", c.profile);
+    f("seed", c.seed);
+    f("threads", c.threads);
+    f("loader_threads", c.loader_threads);
+    f("input_size", c.input_size);
+    f("unet.base_width", c.unet.base_width);
+    f("unet.depth", c.unet.depth);
+    f("unet.mid_channels_factor", c.unet.mid_channels_factor);
+    f("unet.dropout", c.unet.dropout);
+    f("lr", c.lr);
+    f("weight_decay", c.weight_decay);
+    f("lr_decay", c.lr_decay);
+    f("augment", c.augment);
+    f("checkpoint_every", c.checkpoint_every);
+    auto stage = [&](const char* name, auto& spec) {
+        f(std::string("stages.") + name + ".epochs", spec.epochs);
+        f(std::string("stages.") + name + ".batch_size", spec.batch_size);
+    };
+    stage("icm_tissue", c.icm_tissue);
+    stage("icm_bone", c.icm_bone);
+    stage("physionet_supervised", c.physionet_supervised);
+    stage("segcq500_supervised", c.segcq500_supervised);
+    stage("context_restoration", c.context_restoration);
+    stage("global_contrastive", c.global_contrastive);
+    stage("local_contrastive", c.local_contrastive);
+    stage("classification", c.classification);
+    f("physionet_folds", c.physionet_folds);
+    f("segcq500_folds", c.segcq500_folds);
+    f("mixed_ratio", c.mixed_ratio);
+    f("alpha", c.alpha);
+    f("threshold", c.threshold);
+    f("pretext_validation", c.pretext_validation);
+    f("context_swaps", c.context_swaps);
+    f("context_patch", c.context_patch);
+    f("contrastive_tau", c.contrastive_tau);
+    f("local_cell", c.local_cell);
+    f("local_regions", c.local_regions);
+    f("tsne_perplexity", c.tsne_perplexity);
+    f("tsne_iterations", c.tsne_iterations);
+    f("phantoms.size", c.phantom_size);
+    f("phantoms.slices", c.phantom_slices);
+    f("phantoms.spacing", c.phantom_spacing);
+    f("phantoms.physionet", c.phantom_physionet);
+    f("phantoms.segcq500", c.phantom_segcq500);
+    f("phantoms.icm", c.phantom_icm);
+    f("phantoms.rsna_studies", c.phantom_rsna_studies);
+    f("phantoms.rsna_slices", c.phantom_rsna_slices);
+    f("phantoms.ich_fraction", c.phantom_ich_fraction);
+    f("phantoms.fov", c.phantom_fov);
+    f("phantoms.lesion_scale", c.phantom_lesion_scale);
+}
+
+inline nlohmann::json to_json(const StudyConfig& c) {
+    nlohmann::json j = nlohmann::json::object();
+    for_each_key(c, [&](const std::string& key, const auto& v) { j[detail::key_pointer(key)] = v; });
+    return j;
+}
+
+namespace detail {
+/// Error naming the first key of the config that `j` does not set: a built-in profile sets them all.
+inline void check_complete(const nlohmann::json& j, const std::string& where) {
+    const StudyConfig c;
+    for_each_key(c, [&](const std::string& key, const auto&) {
+        ICHSEG_CHECK(j.contains(key_pointer(key)), where, ": a built-in profile must set every key; '", key,
+                     "' is missing");
+    });
+}
+}  // namespace detail
 
 /// Overlay the keys present in `j` onto `c`; `where` names the source (file) in error messages.
 inline void apply_json(StudyConfig& c, const nlohmann::json& j, const std::string& where) {
-    const nlohmann::json known = to_json(c);
-    detail::check_keys(j, known, where, "");
-    using detail::read_key;
-    read_key(j, "profile", c.profile, where);
-    read_key(j, "seed", c.seed, where);
-    read_key(j, "threads", c.threads, where);
-    read_key(j, "loader_threads", c.loader_threads, where);
-    read_key(j, "input_size", c.input_size, where);
-    if (j.contains("unet")) {
-        const auto& u = j.at("unet");
-        detail::check_keys(u, known.at("unet"), where, "unet.");
-        read_key(u, "base_width", c.unet.base_width, where);
-        read_key(u, "depth", c.unet.depth, where);
-        read_key(u, "mid_channels_factor", c.unet.mid_channels_factor, where);
-        read_key(u, "dropout", c.unet.dropout, where);
-    }
-    read_key(j, "lr", c.lr, where);
-    read_key(j, "weight_decay", c.weight_decay, where);
-    read_key(j, "lr_decay", c.lr_decay, where);
-    read_key(j, "augment", c.augment, where);
-    read_key(j, "checkpoint_every", c.checkpoint_every, where);
-    if (j.contains("stages")) {
-        const auto& s = j.at("stages");
-        detail::check_keys(s, known.at("stages"), where, "stages.");
-        const std::pair<const char*, StageSpec*> stages[] = {
-            {"icm_tissue", &c.icm_tissue},
-            {"icm_bone", &c.icm_bone},
-            {"physionet_supervised", &c.physionet_supervised},
-            {"segcq500_supervised", &c.segcq500_supervised},
-            {"context_restoration", &c.context_restoration},
-            {"global_contrastive", &c.global_contrastive},
-            {"local_contrastive", &c.local_contrastive},
-            {"classification", &c.classification}};
-        for (const auto& [name, spec] : stages) {
-            if (!s.contains(name)) continue;
-            const std::string p = std::string("stages.") + name + ".";
-            detail::check_keys(s.at(name), known.at("stages").at(name), where, p);
-            read_key(s.at(name), "epochs", spec->epochs, where + " (" + p + "epochs)");
-            read_key(s.at(name), "batch_size", spec->batch_size, where + " (" + p + "batch_size)");
+    detail::check_keys(j, to_json(c), where, "");
+    for_each_key(c, [&](const std::string& key, auto& v) {
+        const auto ptr = detail::key_pointer(key);
+        if (!j.contains(ptr)) return;
+        try {
+            v = j.at(ptr).get<std::decay_t<decltype(v)>>();
+        } catch (const nlohmann::json::exception&) {
+            fail(where, ": key '", key, "' has the wrong type (", j.at(ptr).dump(), ")");
         }
-    }
-    read_key(j, "physionet_folds", c.physionet_folds, where);
-    read_key(j, "segcq500_folds", c.segcq500_folds, where);
-    read_key(j, "mixed_ratio", c.mixed_ratio, where);
-    read_key(j, "alpha", c.alpha, where);
-    read_key(j, "threshold", c.threshold, where);
-    read_key(j, "pretext_validation", c.pretext_validation, where);
-    read_key(j, "context_swaps", c.context_swaps, where);
-    read_key(j, "context_patch", c.context_patch, where);
-    read_key(j, "contrastive_tau", c.contrastive_tau, where);
-    read_key(j, "local_cell", c.local_cell, where);
-    read_key(j, "local_regions", c.local_regions, where);
-    read_key(j, "tsne_perplexity", c.tsne_perplexity, where);
-    read_key(j, "tsne_iterations", c.tsne_iterations, where);
-    if (j.contains("phantoms")) {
-        const auto& p = j.at("phantoms");
-        detail::check_keys(p, known.at("phantoms"), where, "phantoms.");
-        read_key(p, "size", c.phantom_size, where);
-        read_key(p, "slices", c.phantom_slices, where);
-        read_key(p, "spacing", c.phantom_spacing, where);
-        read_key(p, "physionet", c.phantom_physionet, where);
-        read_key(p, "segcq500", c.phantom_segcq500, where);
-        read_key(p, "icm", c.phantom_icm, where);
-        read_key(p, "rsna_studies", c.phantom_rsna_studies, where);
-        read_key(p, "rsna_slices", c.phantom_rsna_slices, where);
-        read_key(p, "ich_fraction", c.phantom_ich_fraction, where);
-        read_key(p, "fov", c.phantom_fov, where);
-        read_key(p, "lesion_scale", c.phantom_lesion_scale, where);
-    }
+    });
 }
 
 inline void StudyConfig::validate(const std::string& where) const {
@@ -258,7 +253,7 @@ inline void StudyConfig::validate(const std::string& where) const {
             fail(where, ": '", key, "' = ", os.str(), " is invalid (", rule, ")");
         }
     };
-    need(profile == "paper" || profile == "quick" || profile == "tiny", "profile", profile, "paper, quick or tiny");
+    need(detail::find_builtin_profile(profile) != nullptr, "profile", profile, profile_list().c_str());
     need(threads >= 0, "threads", threads, "0 = all cores, or >= 1");
     need(loader_threads >= 1, "loader_threads", loader_threads, ">= 1");
     need(unet.base_width >= 1, "unet.base_width", unet.base_width, ">= 1");
@@ -272,20 +267,16 @@ inline void StudyConfig::validate(const std::string& where) const {
     need(weight_decay >= 0, "weight_decay", weight_decay, ">= 0");
     need(lr_decay > 0 && lr_decay <= 1, "lr_decay", lr_decay, "(0, 1]");
     need(checkpoint_every >= 0, "checkpoint_every", checkpoint_every, ">= 0");
-    const std::pair<const char*, const StageSpec*> stages[] = {
-        {"icm_tissue", &icm_tissue},
-        {"icm_bone", &icm_bone},
-        {"physionet_supervised", &physionet_supervised},
-        {"segcq500_supervised", &segcq500_supervised},
-        {"context_restoration", &context_restoration},
-        {"global_contrastive", &global_contrastive},
-        {"local_contrastive", &local_contrastive},
-        {"classification", &classification}};
-    for (const auto& [name, s] : stages) {
-        need(s->epochs >= 1, std::string("stages.") + name + ".epochs", s->epochs, ">= 1");
-        need(s->batch_size >= 2, std::string("stages.") + name + ".batch_size", s->batch_size,
-             ">= 2 (batch norm and the contrastive losses need two samples)");
-    }
+    for_each_key(*this, [&](const std::string& key, const auto& v) {  // every stage's epochs and batch size
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (std::is_integral_v<V> && !std::is_same_v<V, bool>) {
+            if (key.rfind("stages.", 0) != 0) return;
+            if (key.size() > 7 && key.compare(key.size() - 7, 7, ".epochs") == 0)
+                need(v >= 1, key, v, ">= 1");
+            else
+                need(v >= 2, key, v, ">= 2 (batch norm and the contrastive losses need two samples)");
+        }
+    });
     need(physionet_folds >= 2, "physionet_folds", physionet_folds, ">= 2");
     need(segcq500_folds >= 2, "segcq500_folds", segcq500_folds, ">= 2");
     need(mixed_ratio >= 0, "mixed_ratio", mixed_ratio, ">= 0");
@@ -320,94 +311,36 @@ inline void StudyConfig::validate(const std::string& where) const {
          "0.25..3");
 }
 
-/// A built-in profile: "paper", "quick" or "tiny".
+/// A built-in profile by name (examples/configs/<name>.json, embedded at build time).
 inline StudyConfig profile_config(const std::string& name) {
-    StudyConfig c;  // paper defaults
-    if (name == "paper") return c;
-    if (name == "quick") {
-        c.profile = "quick";
-        c.input_size = 64;
-        c.unet.base_width = 8;
-        c.unet.depth = 4;
-        c.lr = 5e-3;  // few epochs: a larger step (docs/deviations.md)
-        c.augment = false;  // ~100 steps per model: augmentation slowed convergence (docs/deviations.md)
-        c.icm_tissue = {12, 8};
-        c.icm_bone = {12, 8};
-        c.physionet_supervised = {8, 8};
-        c.segcq500_supervised = {8, 8};
-        c.context_restoration = {2, 16};
-        c.global_contrastive = {2, 16};
-        c.local_contrastive = {2, 16};
-        c.classification = {2, 16};
-        c.pretext_validation = 100;
-        c.context_patch = 5;
-        c.tsne_iterations = 500;
-        // 64 px over a 200 mm field of view (3.1 mm pixels), 6 slices of 5 mm (the PhysioNet spacing), hemorrhages
-        // twice their clinical size (SAH: twice as thick, so that it spans a 3.1 mm pixel) and 30 PhysioNet-layout
-        // volumes, so that each fold trains on ~13 ICH volumes (docs/deviations.md)
-        c.phantom_size = 64;
-        c.phantom_slices = 6;
-        c.phantom_spacing = 5.0;
-        c.phantom_fov = 200;
-        c.phantom_lesion_scale = 2.0;
-        c.phantom_physionet = 30;
-        c.phantom_segcq500 = 6;
-        c.phantom_icm = 12;
-        c.phantom_rsna_studies = 20;
-        c.phantom_rsna_slices = 10;
-        return c;
+    const detail::BuiltinProfile* p = detail::find_builtin_profile(name);
+    if (!p) fail("unknown profile '", name, "' (expected ", profile_list(), ")");
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(p->json);
+    } catch (const nlohmann::json::exception& e) {
+        fail(p->source, ": not valid JSON: ", e.what());
     }
-    if (name == "tiny") {
-        c.profile = "tiny";
-        c.input_size = 32;
-        c.unet.base_width = 4;
-        c.unet.depth = 3;
-        c.icm_tissue = {1, 8};
-        c.icm_bone = {1, 8};
-        c.physionet_supervised = {2, 8};
-        c.segcq500_supervised = {2, 8};
-        c.context_restoration = {1, 8};
-        c.global_contrastive = {1, 8};
-        c.local_contrastive = {1, 8};
-        c.classification = {1, 8};
-        c.physionet_folds = 2;
-        c.segcq500_folds = 2;
-        c.pretext_validation = 24;
-        c.context_patch = 3;
-        c.context_swaps = 4;
-        c.local_regions = 4;
-        c.tsne_perplexity = 5;
-        c.tsne_iterations = 300;
-        c.phantom_size = 32;
-        c.phantom_slices = 6;
-        c.phantom_spacing = 10.0;
-        c.phantom_physionet = 4;
-        c.phantom_segcq500 = 3;
-        c.phantom_icm = 2;
-        c.phantom_rsna_studies = 4;
-        c.phantom_rsna_slices = 6;
-        return c;
-    }
-    fail("unknown profile '", name, "' (expected paper, quick or tiny)");
+    ICHSEG_CHECK(j.is_object(), p->source, ": the profile must be a JSON object");
+    detail::check_complete(j, p->source);
+    StudyConfig c;
+    ICHSEG_CHECK(j.at("profile") == name, p->source, ": key 'profile' = ", j.at("profile").dump(),
+                 " must name the file's own profile '", name, "'");
+    apply_json(c, j, p->source);
+    c.validate(p->source);
+    return c;
 }
 
 /// Parse a config file: the profile named in the file (or `base_profile`) overlaid with the file's keys.
 inline StudyConfig load_config(const std::string& path, const std::string& base_profile = "") {
-    std::ifstream f(path);
-    ICHSEG_CHECK(f.good(), path, ": cannot open the config file");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(f);
-    } catch (const nlohmann::json::exception& e) {
-        fail(path, ": not valid JSON: ", e.what());
-    }
+    const nlohmann::json j = io::read_json_file(path);
     ICHSEG_CHECK(j.is_object(), path, ": the config must be a JSON object");
     std::string prof = base_profile.empty() ? "paper" : base_profile;
     if (j.contains("profile")) {
         ICHSEG_CHECK(j.at("profile").is_string(), path, ": key 'profile' must be a string");
         prof = j.at("profile").get<std::string>();
-        ICHSEG_CHECK(prof == "paper" || prof == "quick" || prof == "tiny", path, ": key 'profile' = '", prof,
-                     "' is invalid (paper, quick or tiny)");
+        ICHSEG_CHECK(detail::find_builtin_profile(prof) != nullptr, path, ": key 'profile' = '", prof,
+                     "' is invalid (", profile_list(), ")");
     }
     StudyConfig c = profile_config(prof);
     apply_json(c, j, path);

@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "ichseg/data/dataset_sources.hpp"
+#include "ichseg/data/phantom_layouts.hpp"
 #include "ichseg/data/slices.hpp"
 #include "ichseg/eval/metrics.hpp"
 #include "ichseg/io/datasets/physionet.hpp"
 #include "ichseg/io/datasets/rsna.hpp"
 #include "ichseg/io/datasets/seg_cq500.hpp"
-#include "ichseg/io/phantom_layouts.hpp"
-#include "ichseg/io/slice_sources.hpp"
 #include "ichseg/study/config.hpp"
 
 namespace ichseg::study {
@@ -41,7 +41,7 @@ struct DataPaths {
 /// summary per set.
 inline std::vector<std::string> generate_phantoms(const std::string& root, const StudyConfig& c) {
     const DataPaths p = DataPaths::under(root);
-    io::LayoutOptions o;
+    data::LayoutOptions o;
     o.size = c.phantom_size;
     o.slices = c.phantom_slices;
     o.spacing = c.phantom_spacing;
@@ -50,31 +50,31 @@ inline std::vector<std::string> generate_phantoms(const std::string& root, const
     o.lesion_scale = c.phantom_lesion_scale;
     o.quirks = true;
     std::vector<std::string> lines;
-    auto count_ich = [](const io::LayoutManifest& m) {
+    auto count_ich = [](const data::LayoutManifest& m) {
         int64_t n = 0;
         for (const auto& cs : m.cases) n += cs.labels.any == 1;
         return n;
     };
     o.count = c.phantom_physionet;
     o.seed = c.seed ^ 0x1001;
-    auto m = io::write_physionet_layout(p.physionet, o);
+    auto m = data::write_physionet_layout(p.physionet, o);
     lines.push_back("PhysioNet layout: " + std::to_string(m.cases.size()) + " volumes (" +
                     std::to_string(count_ich(m)) + " with ICH) in " + p.physionet);
     o.count = c.phantom_segcq500;
     o.seed = c.seed ^ 0x2002;
-    m = io::write_segcq500_layout(p.segcq500, o);
+    m = data::write_segcq500_layout(p.segcq500, o);
     lines.push_back("Seg-CQ500 layout: " + std::to_string(m.cases.size()) + " volumes in " + p.segcq500);
     o.count = c.phantom_icm;
     o.seed = c.seed ^ 0x3003;
     o.quirks = false;
-    m = io::write_segcq500_layout(p.icm, o);
+    m = data::write_segcq500_layout(p.icm, o);
     lines.push_back("ICM training set (Seg-CQ500 layout with brain masks): " + std::to_string(m.cases.size()) +
                     " volumes in " + p.icm);
     o.quirks = true;
     o.count = c.phantom_rsna_studies;
     o.slices = c.phantom_rsna_slices;
     o.seed = c.seed ^ 0x4004;
-    m = io::write_rsna_layout(p.rsna, o);
+    m = data::write_rsna_layout(p.rsna, o);
     lines.push_back("RSNA layout: " + std::to_string(m.cases.size()) + " images (" + std::to_string(count_ich(m)) +
                     " with ICH) in " + p.rsna);
     return lines;
@@ -91,13 +91,6 @@ struct LoadedVolumes {
     std::vector<std::string> skipped;            ///< "path: reason"
     int64_t num_cases() const { return static_cast<int64_t>(has_ich.size()); }
 };
-
-inline uint32_t subtype_bits(const io::IchLabels& l) {
-    uint32_t b = 0;
-    for (int s = 0; s < io::kNumSubtypes; ++s)
-        if (l.subtype[static_cast<size_t>(s)] == 1) b |= 1u << s;  // io::IchSubtype order == eval::Subtype order
-    return b;
-}
 
 /// Load every readable case of `ds`. With `cavity` the tissue / bone caches carry the brain masks (ICM training
 /// set; a case without brain mask is an error naming it); `with_seg` = false skips the segmentation cache.
@@ -137,7 +130,7 @@ inline LoadedVolumes load_volumes(const io::VolumeDataset& ds, int64_t size, boo
             for (int64_t k = 0; k < lc.ich->voxels.numel() && !ich; ++k) ich = m[k] != 0;
         }
         out.has_ich.push_back(ich);
-        out.subtypes.push_back(subtype_bits(lc.labels));
+        out.subtypes.push_back(eval::subtype_bits(lc.labels));
     }
     ICHSEG_CHECK(out.num_cases() > 0, ds.name(), ": no readable case");
     return out;

@@ -15,8 +15,6 @@
 /// started on the CPU may be resumed on a GPU (all files are device-independent safetensors / JSON).
 #pragma once
 
-#include <signal.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -31,6 +29,8 @@
 #include "ichseg/eval/kfold.hpp"
 #include "ichseg/eval/report.hpp"
 #include "ichseg/eval/tsne.hpp"
+#include "ichseg/io/files.hpp"
+#include "ichseg/io/text.hpp"
 #include "ichseg/nn/model_file.hpp"
 #include "ichseg/study/data.hpp"
 #include "ichseg/study/device.hpp"
@@ -70,33 +70,6 @@ inline std::vector<std::string> fold_methods() {
 }
 
 namespace detail {
-
-inline void mkdirs(const std::string& d) {
-    std::error_code ec;
-    fs::create_directories(d, ec);
-    ICHSEG_CHECK(!ec, d, ": cannot create folder: ", ec.message());
-}
-
-/// Remove "<name>.tmp-<pid>" files of processes that no longer run (left by a kill during an atomic write).
-inline int remove_stale_temporaries(const std::string& root) {
-    int n = 0;
-    std::error_code ec;
-    if (!fs::exists(root, ec)) return 0;
-    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-        if (!it->is_regular_file(ec)) continue;
-        const std::string name = it->path().filename().string();
-        const auto pos = name.rfind(".tmp-");
-        if (pos == std::string::npos) continue;
-        const std::string pid_text = name.substr(pos + 5);
-        if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
-        const long pid = std::stol(pid_text);
-        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0 && pid != ::getpid()) continue;  // still alive
-        std::error_code rm;
-        if (fs::remove(it->path(), rm)) ++n;
-    }
-    return n;
-}
 
 inline uint64_t unit_seed(uint64_t seed, const std::string& key) {
     uint64_t h = 1469598103934665603ull;
@@ -149,8 +122,8 @@ public:
         dev_ = resolve_device(o_.device);  // before anything is written: "cuda" without a GPU stops here
         result_.device = dev_.device.str();
         if (c_.threads > 0) set_num_threads(c_.threads);
-        detail::mkdirs(o_.out);
-        const int stale = detail::remove_stale_temporaries(o_.out);
+        io::make_dirs(o_.out);
+        const int stale = io::remove_stale_temporaries(o_.out);
         if (stale) log("removed ", stale, " temporary file(s) left by an interrupted run");
         check_config_record();
         log(dev_.describe());
@@ -200,7 +173,7 @@ private:
         now.erase("threads");  // may differ between machines without changing results
         now.erase("loader_threads");
         if (train::file_exists(path)) {
-            nlohmann::json before = read_json_file(path);
+            nlohmann::json before = io::read_json_file(path);
             before.erase("threads");
             before.erase("loader_threads");
             ICHSEG_CHECK(before == now, path, ": this output folder holds a run made with another config; "
@@ -214,17 +187,17 @@ private:
         nlohmann::json spec = to_json(c_).at("phantoms");
         spec["seed"] = c_.seed;
         if (train::file_exists(marker)) {
-            ICHSEG_CHECK(read_json_file(marker) == spec, marker, ": the phantoms under ", o_.data_root,
+            ICHSEG_CHECK(io::read_json_file(marker) == spec, marker, ": the phantoms under ", o_.data_root,
                          " were generated with other settings; use another --data folder");
             log("[skip] phantoms (", marker, " exists)");
             return;
         }
         log("generating phantoms under ", o_.data_root);
         const auto t0 = std::chrono::steady_clock::now();
-        detail::mkdirs(o_.data_root);
+        io::make_dirs(o_.data_root);
         for (const auto& l : generate_phantoms(o_.data_root, c_)) log("  ", l);
         io::write_file_atomic(marker, spec.dump(2) + "\n");
-        log("  phantoms written in ", eval::format("%.1f", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()), " s");
+        log("  phantoms written in ", io::format("%.1f", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()), " s");
     }
 
     RunSpec run_spec(const std::string& key, const StageSpec& s) const {
@@ -244,8 +217,8 @@ private:
 
     // ---- ICM ----
     void icm_stage() {
-        detail::mkdirs(out("models"));
-        detail::mkdirs(out("work"));
+        io::make_dirs(out("models"));
+        io::make_dirs(out("work"));
         const std::pair<const char*, data::Window> nets[] = {{"icm_tissue", data::Window::tissue()},
                                                              {"icm_bone", data::Window::bone()}};
         for (const auto& [key, window] : nets) {
@@ -277,8 +250,8 @@ private:
 
     // ---- pretext tasks + t-SNE ----
     void pretext_stage(const std::string& rsna_root) {
-        detail::mkdirs(out("models/pretext"));
-        detail::mkdirs(out("figures"));
+        io::make_dirs(out("models/pretext"));
+        io::make_dirs(out("figures"));
         bool need = false;
         for (Pretext p : all_pretexts())
             need = need || !train::file_exists(pretext_weights(p)) || !train::file_exists(tsne_png(p));
@@ -290,7 +263,7 @@ private:
             return;
         }
         auto ds = std::make_shared<io::RsnaDataset>(rsna_root);
-        auto src = std::make_shared<io::RsnaSliceSource>(ds);
+        auto src = std::make_shared<data::RsnaSliceSource>(ds);
         const PretextSplit split = pretext_split(*ds, c_.pretext_validation, c_.seed);
         log("pretext set (RSNA layout, ", rsna_root, "): ", split.train.size(), " training and ",
             split.validation.size(), " validation images (balanced ICH / non-ICH)");
@@ -317,7 +290,7 @@ private:
     std::string tsne_png(Pretext p) const { return out(std::string("figures/figure5_") + pretext_key(p) + ".png"); }
 
     /// Figure 5: t-SNE of the pooled bottleneck of the pretext model's encoder on the validation images.
-    void tsne_figure(Pretext p, const std::shared_ptr<io::RsnaSliceSource>& src, const std::vector<int64_t>& val) {
+    void tsne_figure(Pretext p, const std::shared_ptr<data::RsnaSliceSource>& src, const std::vector<int64_t>& val) {
         nn::UNet<float> enc_host(c_.unet_config());
         nn::load_matching(enc_host, pretext_weights(p));  // copies encoder.* (and more where it exists)
         enc_host.eval();
@@ -344,7 +317,7 @@ private:
             for (int64_t i = 0; i < b->size(); ++i) {
                 const io::IchLabels l = src->labels(b->indices[static_cast<size_t>(i)]);
                 has_ich.push_back(l.any == 1);
-                subs.push_back(subtype_bits(l));
+                subs.push_back(eval::subtype_bits(l));
             }
         }
         const int64_t n = static_cast<int64_t>(has_ich.size());
@@ -361,7 +334,7 @@ private:
         spec.has_ich = has_ich;
         spec.subtypes = subs;
         eval::write_figure5(tsne_png(p), spec);
-        log("[t-SNE ", pretext_key(p), "] ", n, " points, KL ", eval::format("%.3f", t.kl_divergence), " -> ", tsne_png(p));
+        log("[t-SNE ", pretext_key(p), "] ", n, " points, KL ", io::format("%.3f", t.kl_divergence), " -> ", tsne_png(p));
     }
 
     // ---- folds ----
@@ -383,9 +356,9 @@ private:
                 const std::string res = fold_result(ds, m, f);
                 const std::string what = ds + " fold " + std::to_string(f + 1) + "/" + std::to_string(k) + " " + m;
                 if (done(res, what)) continue;
-                detail::mkdirs(out("results/" + ds + "/" + m));
-                detail::mkdirs(out("models/" + ds + "/" + m));
-                detail::mkdirs(out("work/" + ds + "/" + m));
+                io::make_dirs(out("results/" + ds + "/" + m));
+                io::make_dirs(out("models/" + ds + "/" + m));
+                io::make_dirs(out("work/" + ds + "/" + m));
                 std::vector<int64_t> slices;
                 double alpha = c_.alpha;
                 if (m == "ich_only") {
@@ -437,16 +410,16 @@ private:
                                     {"resumed", fr.resumed},
                                     {"device", dev_.device.str()},
                                     {"model", model},
-                                    {"plain", volumes_json(ev.plain)},
-                                    {"icm", volumes_json(ev.with_icm)}};
+                                    {"plain", eval::volumes_json(ev.plain)},
+                                    {"icm", eval::volumes_json(ev.with_icm)}};
                 if (!transfer.is_null()) j["transfer"] = transfer.at("from");
                 io::write_file_atomic(res, j.dump(1) + "\n");
                 finish_unit(r);
                 const auto all = eval::summarize_volumes(ev.plain, eval::all_volumes());
                 const auto ich = eval::summarize_volumes(ev.with_icm, eval::ich_volumes());
-                log("[", r.name, "] ", ev.plain.size(), " test volumes: mean Dice ", eval::format("%.3f", all.dice.mean),
-                    "; ICH volumes with ICM: Dice ", eval::format("%.3f", ich.dice.mean), ", precision ",
-                    eval::format("%.3f", ich.precision.mean), ", recall ", eval::format("%.3f", ich.recall.mean));
+                log("[", r.name, "] ", ev.plain.size(), " test volumes: mean Dice ", io::format("%.3f", all.dice.mean),
+                    "; ICH volumes with ICM: Dice ", io::format("%.3f", ich.dice.mean), ", precision ",
+                    io::format("%.3f", ich.precision.mean), ", recall ", io::format("%.3f", ich.recall.mean));
             }
         }
     }
@@ -460,9 +433,9 @@ private:
             mr.method = row.title;
             for (int f = 0; f < k; ++f) {
                 const std::string path = fold_result(ds, row.method, f);
-                const nlohmann::json j = read_json_file(path);
+                const nlohmann::json j = io::read_json_file(path);
                 ICHSEG_CHECK(j.contains("plain") && j.contains("icm"), path, ": missing 'plain' / 'icm' records");
-                auto v = volumes_from_json(j.at(row.icm ? "icm" : "plain"), path);
+                auto v = eval::volumes_from_json(j.at(row.icm ? "icm" : "plain"), path);
                 mr.volumes.insert(mr.volumes.end(), v.begin(), v.end());
             }
             rows.push_back(std::move(mr));
@@ -471,7 +444,7 @@ private:
     }
 
     void report_stage() {
-        detail::mkdirs(out("tables"));
+        io::make_dirs(out("tables"));
         std::map<std::string, std::vector<eval::MethodResults>> res;
         for (const std::string ds : {"physionet", "segcq500"}) {
             res[ds] = pooled(ds);
@@ -479,7 +452,7 @@ private:
             eval::write_volume_csv(out("tables/" + ds + "_volumes.csv"), rows);
             for (const auto& r : rows) {
                 const std::string dir = out("results/" + ds + "/rows/" + detail::slug(r.method));
-                detail::mkdirs(dir);
+                io::make_dirs(dir);
                 eval::write_volume_csv(dir + "/volumes.csv", r);
                 eval::SummaryOptions so;
                 so.dataset = ds == "physionet" ? "PhysioNet CT-ICH (Hssayeni) layout" : "Seg-CQ500 layout";

@@ -25,32 +25,10 @@
 #include "ichseg/optim/adam.hpp"
 #include "ichseg/study/config.hpp"
 #include "ichseg/study/device.hpp"
+#include "ichseg/train/loader_source.hpp"
 #include "ichseg/train/trainer.hpp"
 
 namespace ichseg::study {
-
-/// train::BatchSource over a data::BatchLoader (seeded: a resumed run sees the same remaining batches).
-class LoaderSource : public train::BatchSource<data::Batch> {
-public:
-    LoaderSource(std::shared_ptr<const data::SliceSource> src, std::vector<int64_t> indices,
-                 data::PipelineOptions pipe, data::LoaderOptions opt)
-        : loader_(std::move(src), std::move(indices), pipe, opt) {}
-    int64_t batches_per_epoch() const override { return loader_.batches_per_epoch(); }
-    void start_epoch(int epoch, int64_t skip) override {
-        loader_.start_epoch(epoch);
-        for (int64_t i = 0; i < skip; ++i) loader_.next();
-    }
-    data::Batch next() override {
-        auto b = loader_.next();
-        ICHSEG_CHECK(b.has_value(), "LoaderSource: the epoch ended early");
-        return std::move(*b);
-    }
-    int64_t batch_images(const data::Batch& b) const override { return b.size(); }
-    const data::BatchLoader& loader() const { return loader_; }
-
-private:
-    data::BatchLoader loader_;
-};
 
 /// Common knobs of one training run.
 struct RunSpec {
@@ -90,18 +68,6 @@ inline data::PipelineOptions pipeline(const StudyConfig& c, data::Task task, boo
     return p;
 }
 
-/// (N, ...) and (N, ...) -> (2N, ...): both contrastive views in one batch.
-inline Tensor<float> cat_batch(const Tensor<float>& a, const Tensor<float>& b) {
-    ICHSEG_CHECK(a.shape() == b.shape(), "cat_batch: shapes ", to_string(a.shape()), " and ", to_string(b.shape()));
-    Shape s = a.shape();
-    s[0] *= 2;
-    Tensor<float> out = Tensor<float>::empty(s);
-    const Tensor<float> ac = a.contiguous(), bc = b.contiguous();
-    std::copy(ac.data(), ac.data() + ac.numel(), out.data());
-    std::copy(bc.data(), bc.data() + bc.numel(), out.data() + ac.numel());
-    return out;
-}
-
 /// drop_last: requested, and the set holds at least one full batch.
 inline data::LoaderOptions loader_options(const StudyConfig& c, const RunSpec& r, bool drop_last,
                                           int64_t n_samples = -1) {
@@ -123,7 +89,7 @@ inline train::FitResult train_segmentation(nn::UNet<float>& net, const StudyConf
     // drop_last only when it keeps at least one batch: batch norm needs two samples, so a last batch of one is
     // left out, but a tiny set still trains.
     const bool drop_last = static_cast<int64_t>(slices.size()) % r.stage.batch_size == 1;
-    LoaderSource data(std::move(src), std::move(slices), pipeline(c, data::Task::segmentation, c.augment),
+    train::LoaderSource data(std::move(src), std::move(slices), pipeline(c, data::Task::segmentation, c.augment),
                       loader_options(c, r, drop_last));
     const Device dev = r.device;
     module_to_device(net, dev);
@@ -140,36 +106,38 @@ inline train::FitResult train_segmentation(nn::UNet<float>& net, const StudyConf
 
 enum class Pretext { context_restoration, global_contrastive, local_contrastive, binary, multilabel_ce, multilabel_dl };
 
-inline const std::vector<Pretext>& all_pretexts() {
-    static const std::vector<Pretext> v{Pretext::context_restoration, Pretext::global_contrastive,
-                                        Pretext::local_contrastive,   Pretext::binary,
-                                        Pretext::multilabel_ce,       Pretext::multilabel_dl};
+/// Each pretext task's file-name key and Table 3 row name, in the order the study runs them.
+struct PretextName {
+    Pretext task;
+    const char* key;
+    const char* title;
+};
+inline const std::vector<PretextName>& pretext_names() {
+    static const std::vector<PretextName> v{{Pretext::context_restoration, "context_restoration", "Context restoration"},
+                                            {Pretext::global_contrastive, "global_contrastive", "Global contrastive"},
+                                            {Pretext::local_contrastive, "local_contrastive", "Local contrastive"},
+                                            {Pretext::binary, "binary", "Binary classification"},
+                                            {Pretext::multilabel_ce, "multilabel_ce", "Multi-label (CE)"},
+                                            {Pretext::multilabel_dl, "multilabel_dl", "Multi-label (DL)"}};
     return v;
 }
+inline const std::vector<Pretext>& all_pretexts() {
+    static const std::vector<Pretext> v = [] {
+        std::vector<Pretext> out;
+        for (const PretextName& n : pretext_names()) out.push_back(n.task);
+        return out;
+    }();
+    return v;
+}
+inline const PretextName& pretext_name(Pretext p) {
+    for (const PretextName& n : pretext_names())
+        if (n.task == p) return n;
+    fail("pretext_name: unknown pretext task ", static_cast<int>(p));
+}
 /// File-name key.
-inline const char* pretext_key(Pretext p) {
-    switch (p) {
-        case Pretext::context_restoration: return "context_restoration";
-        case Pretext::global_contrastive: return "global_contrastive";
-        case Pretext::local_contrastive: return "local_contrastive";
-        case Pretext::binary: return "binary";
-        case Pretext::multilabel_ce: return "multilabel_ce";
-        case Pretext::multilabel_dl: return "multilabel_dl";
-    }
-    return "?";
-}
+inline const char* pretext_key(Pretext p) { return pretext_name(p).key; }
 /// Table 3 row name.
-inline const char* pretext_title(Pretext p) {
-    switch (p) {
-        case Pretext::context_restoration: return "Context restoration";
-        case Pretext::global_contrastive: return "Global contrastive";
-        case Pretext::local_contrastive: return "Local contrastive";
-        case Pretext::binary: return "Binary classification";
-        case Pretext::multilabel_ce: return "Multi-label (CE)";
-        case Pretext::multilabel_dl: return "Multi-label (DL)";
-    }
-    return "?";
-}
+inline const char* pretext_title(Pretext p) { return pretext_name(p).title; }
 
 /// MLP head widths scaled from the paper's (bottleneck 512): global 512-512-128, binary 512-1024-256-2,
 /// multi-label 512-1024-256-7.
@@ -222,7 +190,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
     switch (p) {
         case Pretext::context_restoration: {
             nn::UNet<float> net(ucfg, gen);
-            LoaderSource data(src, train_idx, pipeline(c, data::Task::context_restoration, false),
+            train::LoaderSource data(src, train_idx, pipeline(c, data::Task::context_restoration, false),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
             module_to_device(net, dev);
             optim::Adam<float> opt(net.parameters(), ap);
@@ -235,14 +203,14 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
         }
         case Pretext::global_contrastive: {
             nn::EncoderMLP<float> net(ucfg, head_widths(c, p), gen);
-            LoaderSource data(src, train_idx, pipeline(c, data::Task::global_contrastive, false),
+            train::LoaderSource data(src, train_idx, pipeline(c, data::Task::global_contrastive, false),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
             module_to_device(net, dev);
             optim::Adam<float> opt(net.parameters(), ap);
             const double tau = c.contrastive_tau;
             std::function<Var<float>(data::Batch&)> loss = [&](data::Batch& b) {
                 // Both views in one forward pass: rows [0, N) view 1, [N, 2N) view 2.
-                Tensor<float> x = cat_batch(b.images, b.targets);  // on the CPU, then one copy
+                Tensor<float> x = data::concat_batches(b.images, b.targets);  // on the CPU, then one copy
                 return nt_xent_loss(net(Var<float>(to_device(x, dev))), tau);
             };
             train::fit<float, data::Batch>(net, opt, data, loss, fo);
@@ -257,7 +225,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
             net.encoder->eval();  // frozen: no gradient, running statistics kept
             module_to_device(net, dev);  // the whole model: the frozen encoder runs on the device too
             TrainableParts parts(net.decoder, net.head);
-            LoaderSource data(src, train_idx, pipeline(c, data::Task::local_contrastive, false),
+            train::LoaderSource data(src, train_idx, pipeline(c, data::Task::local_contrastive, false),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
             optim::Adam<float> opt(parts.parameters(), ap);
             Generator cell_gen(c.seed ^ 0x10ca1);
@@ -287,7 +255,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
         case Pretext::multilabel_ce:
         case Pretext::multilabel_dl: {
             nn::EncoderMLP<float> net(ucfg, head_widths(c, p), gen);
-            LoaderSource data(src, train_idx, pipeline(c, data::Task::classification, c.augment),
+            train::LoaderSource data(src, train_idx, pipeline(c, data::Task::classification, c.augment),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
             module_to_device(net, dev);
             optim::Adam<float> opt(net.parameters(), ap);

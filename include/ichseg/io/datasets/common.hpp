@@ -53,16 +53,21 @@ struct LoadedCase {
     std::vector<std::string> warnings;  ///< inconsistencies found while loading (also logged)
 };
 
-/// Common interface of the volume layouts.
+/// Common interface of the volume layouts. Each layout's constructor scans its folder and fills `cases_` and
+/// `skipped_`; `load` reads one case.
 class VolumeDataset {
 public:
     virtual ~VolumeDataset() = default;
     virtual std::string name() const = 0;
-    virtual int64_t size() const = 0;
-    virtual const CaseRef& case_ref(int64_t i) const = 0;
     virtual LoadedCase load(int64_t i) const = 0;
+    int64_t size() const { return static_cast<int64_t>(cases_.size()); }
+    const CaseRef& case_ref(int64_t i) const { return cases_.at(static_cast<size_t>(i)); }
     /// Files / cases / rows left out by the scan, with reasons.
-    virtual const std::vector<Skipped>& skipped() const = 0;
+    const std::vector<Skipped>& skipped() const { return skipped_; }
+
+protected:
+    std::vector<CaseRef> cases_;
+    std::vector<Skipped> skipped_;
 };
 
 namespace detail {

@@ -158,9 +158,6 @@ public:
     }
 
     std::string name() const override { return "cq500"; }
-    int64_t size() const override { return static_cast<int64_t>(cases_.size()); }
-    const CaseRef& case_ref(int64_t i) const override { return cases_.at(static_cast<size_t>(i)); }
-    const std::vector<Skipped>& skipped() const override { return skipped_; }
     /// All usable series of case i (the chosen one is `chosen_series(i)`).
     const std::vector<DicomSeries>& series(int64_t i) const { return series_.at(static_cast<size_t>(i)); }
     const DicomSeries& chosen_series(int64_t i) const {
@@ -251,10 +248,8 @@ private:
 
     Cq500Options opt_;
     std::map<int64_t, Cq500Reads> reads_;
-    std::vector<CaseRef> cases_;
     std::vector<std::vector<DicomSeries>> series_;
     std::vector<int64_t> chosen_;
-    std::vector<Skipped> skipped_;
 };
 
 }  // namespace ichseg::io

@@ -26,6 +26,7 @@
 
 #include "ichseg/io/csv.hpp"
 #include "ichseg/io/datasets/common.hpp"
+#include "ichseg/io/datasets/nifti_cases.hpp"
 #include "ichseg/io/nifti.hpp"
 
 namespace ichseg::io {
@@ -255,20 +256,10 @@ public:
                 continue;
             }
             try {
-                const NiftiHeaderInfo hc = read_nifti_header(path, opt_.nifti);
-                const NiftiHeaderInfo hm = read_nifti_header(mask, opt_.nifti);
-                if (hc.nx() != hm.nx() || hc.ny() != hm.ny() || hc.nz() != hm.nz())
-                    fail(mask, ": mask shape (", hm.nx(), ", ", hm.ny(), ", ", hm.nz(), ") does not match the CT (",
-                         hc.nx(), ", ", hc.ny(), ", ", hc.nz(), ")");
+                const NiftiHeaderInfo hc = detail::read_ct_and_mask_headers(path, mask, opt_.nifti);
                 if (static_cast<int64_t>(rows->second.size()) != hc.nz())
                     fail(path, ": ", hc.nz(), " slices but ", rows->second.size(), " rows for patient ", pn, " in ", diag);
-                CaseRef c;
-                c.id = stem;
-                c.ct_path = path;
-                c.mask_path = mask;
-                c.nx = hc.nx();
-                c.ny = hc.ny();
-                c.nz = hc.nz();
+                CaseRef c = detail::nifti_case_ref(stem, path, mask, hc);
                 c.labels = IchLabels::negative();
                 for (const auto& r : rows->second) {
                     c.slice_labels.push_back(r.labels);
@@ -287,9 +278,6 @@ public:
     }
 
     std::string name() const override { return "physionet-ct-ich"; }
-    int64_t size() const override { return static_cast<int64_t>(cases_.size()); }
-    const CaseRef& case_ref(int64_t i) const override { return cases_.at(static_cast<size_t>(i)); }
-    const std::vector<Skipped>& skipped() const override { return skipped_; }
     int64_t patient_number(int64_t i) const { return patient_numbers_.at(static_cast<size_t>(i)); }
     /// Demographics (when the file was found and parsed), by patient number.
     const std::map<int64_t, PhysioNetPatientInfo>& demographics() const { return demographics_; }
@@ -302,11 +290,7 @@ public:
 
     LoadedCase load(int64_t i) const override {
         const CaseRef& c = case_ref(i);
-        LoadedCase lc;
-        lc.id = c.id;
-        lc.ct = read_nifti(c.ct_path, opt_.nifti);
-        lc.ich = read_nifti_mask(c.mask_path, opt_.nifti);
-        check_same_grid(lc.ct, *lc.ich, "mask");
+        LoadedCase lc = detail::load_ct_and_mask(c, opt_.nifti, "mask");
         if (lc.ct.nz() != static_cast<int64_t>(c.slice_labels.size()))
             fail(c.ct_path, ": ", lc.ct.nz(), " slices but ", c.slice_labels.size(), " label rows");
         lc.labels = c.labels;
@@ -331,9 +315,7 @@ private:
     PhysioNetOptions opt_;
     PhysioNetDiagnosis diagnosis_;
     std::map<int64_t, PhysioNetPatientInfo> demographics_;
-    std::vector<CaseRef> cases_;
     std::vector<int64_t> patient_numbers_;
-    std::vector<Skipped> skipped_;
 };
 
 }  // namespace ichseg::io

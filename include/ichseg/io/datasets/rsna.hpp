@@ -27,6 +27,7 @@
 #include "ichseg/io/csv.hpp"
 #include "ichseg/io/datasets/common.hpp"
 #include "ichseg/io/dicom.hpp"
+#include "ichseg/io/nifti.hpp"  // detail::ends_with
 
 namespace ichseg::io {
 

@@ -21,6 +21,7 @@
 
 #include "ichseg/io/csv.hpp"
 #include "ichseg/io/datasets/common.hpp"
+#include "ichseg/io/datasets/nifti_cases.hpp"
 #include "ichseg/io/nifti.hpp"
 
 namespace ichseg::io {
@@ -90,10 +91,7 @@ public:
                 std::string brain = join(dir, "brain.nii.gz");
                 if (!is_file(brain)) brain = join(dir, "brain.nii");
                 if (!is_file(brain)) brain.clear();
-                const NiftiHeaderInfo hc = read_nifti_header(ct, opt_.nifti), hm = read_nifti_header(mask, opt_.nifti);
-                if (hc.nx() != hm.nx() || hc.ny() != hm.ny() || hc.nz() != hm.nz())
-                    fail(mask, ": mask shape (", hm.nx(), ", ", hm.ny(), ", ", hm.nz(), ") does not match the CT (",
-                         hc.nx(), ", ", hc.ny(), ", ", hc.nz(), ")");
+                const NiftiHeaderInfo hc = detail::read_ct_and_mask_headers(ct, mask, opt_.nifti);
                 if (!brain.empty()) {
                     const NiftiHeaderInfo hb = read_nifti_header(brain, opt_.nifti);
                     if (hb.nx() != hc.nx() || hb.ny() != hc.ny() || hb.nz() != hc.nz()) {
@@ -101,15 +99,9 @@ public:
                         brain.clear();
                     }
                 }
-                CaseRef c;
-                c.id = name;
-                c.ct_path = ct;
-                c.mask_path = mask;
+                CaseRef c = detail::nifti_case_ref(name, ct, mask, hc);
                 c.brain_path = brain;
                 c.labels = lab;
-                c.nx = hc.nx();
-                c.ny = hc.ny();
-                c.nz = hc.nz();
                 cases_.push_back(std::move(c));
             } catch (const Error& e) {
                 record_skip(skipped_, join(volumes_, name), e.what());
@@ -122,18 +114,11 @@ public:
     }
 
     std::string name() const override { return "seg-cq500"; }
-    int64_t size() const override { return static_cast<int64_t>(cases_.size()); }
-    const CaseRef& case_ref(int64_t i) const override { return cases_.at(static_cast<size_t>(i)); }
-    const std::vector<Skipped>& skipped() const override { return skipped_; }
     const std::string& volumes_folder() const { return volumes_; }
 
     LoadedCase load(int64_t i) const override {
         const CaseRef& c = case_ref(i);
-        LoadedCase lc;
-        lc.id = c.id;
-        lc.ct = read_nifti(c.ct_path, opt_.nifti);
-        lc.ich = read_nifti_mask(c.mask_path, opt_.nifti);
-        check_same_grid(lc.ct, *lc.ich, "ICH mask");
+        LoadedCase lc = detail::load_ct_and_mask(c, opt_.nifti, "ICH mask");
         if (!c.brain_path.empty()) {
             lc.brain = read_nifti_mask(c.brain_path, opt_.nifti);
             check_same_grid(lc.ct, *lc.brain, "brain mask");
@@ -152,8 +137,6 @@ public:
 private:
     SegCq500Options opt_;
     std::string volumes_;
-    std::vector<CaseRef> cases_;
-    std::vector<Skipped> skipped_;
 };
 
 }  // namespace ichseg::io

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "ichseg/core/error.hpp"
-#include "ichseg/eval/font.hpp"
+#include "ichseg/render/font.hpp"
 
-namespace ichseg::eval {
+namespace ichseg::render {
 
 /// 8-bit RGB colour.
 struct Color {
@@ -174,31 +174,17 @@ public:
 
     /// Filled anti-aliased disc.
     void fill_circle(double cx, double cy, double r, Color c, double alpha = 1) {
-        const int x0 = std::max(0, static_cast<int>(std::floor(cx - r - 1))),
-                  x1 = std::min(img_.width - 1, static_cast<int>(std::ceil(cx + r + 1)));
-        const int y0 = std::max(0, static_cast<int>(std::floor(cy - r - 1))),
-                  y1 = std::min(img_.height - 1, static_cast<int>(std::ceil(cy + r + 1)));
-        for (int y = y0; y <= y1; ++y)
-            for (int x = x0; x <= x1; ++x) {
-                const double d = std::hypot(x + 0.5 - cx, y + 0.5 - cy);
-                const double cov = std::clamp(r + 0.5 - d, 0.0, 1.0);
-                if (cov > 0) blend(x, y, c, alpha * cov);
-            }
+        blend_around(cx, cy, r, c, alpha,
+                     [&](double dx, double dy) { return std::clamp(r + 0.5 - std::hypot(dx, dy), 0.0, 1.0); });
     }
 
     /// Anti-aliased circle outline (ring of the given width centred on radius r).
     void stroke_circle(double cx, double cy, double r, Color c, double width = 1, double alpha = 1) {
         const double ro = r + width / 2, ri = std::max(0.0, r - width / 2);
-        const int x0 = std::max(0, static_cast<int>(std::floor(cx - ro - 1))),
-                  x1 = std::min(img_.width - 1, static_cast<int>(std::ceil(cx + ro + 1)));
-        const int y0 = std::max(0, static_cast<int>(std::floor(cy - ro - 1))),
-                  y1 = std::min(img_.height - 1, static_cast<int>(std::ceil(cy + ro + 1)));
-        for (int y = y0; y <= y1; ++y)
-            for (int x = x0; x <= x1; ++x) {
-                const double d = std::hypot(x + 0.5 - cx, y + 0.5 - cy);
-                const double cov = std::clamp(ro + 0.5 - d, 0.0, 1.0) * std::clamp(d - ri + 0.5, 0.0, 1.0);
-                if (cov > 0) blend(x, y, c, alpha * cov);
-            }
+        blend_around(cx, cy, ro, c, alpha, [&](double dx, double dy) {
+            const double d = std::hypot(dx, dy);
+            return std::clamp(ro + 0.5 - d, 0.0, 1.0) * std::clamp(d - ri + 0.5, 0.0, 1.0);
+        });
     }
 
     enum class Marker { circle, open_circle, square, diamond };
@@ -209,19 +195,12 @@ public:
             case Marker::circle: fill_circle(cx, cy, r, c, alpha); break;
             case Marker::open_circle: stroke_circle(cx, cy, r, c, std::max(1.0, r / 3), alpha); break;
             case Marker::square: fill_rect(cx - r, cy - r, cx + r, cy + r, c, alpha); break;
-            case Marker::diamond: {
-                const int x0 = std::max(0, static_cast<int>(std::floor(cx - r - 1))),
-                          x1 = std::min(img_.width - 1, static_cast<int>(std::ceil(cx + r + 1)));
-                const int y0 = std::max(0, static_cast<int>(std::floor(cy - r - 1))),
-                          y1 = std::min(img_.height - 1, static_cast<int>(std::ceil(cy + r + 1)));
-                for (int y = y0; y <= y1; ++y)
-                    for (int x = x0; x <= x1; ++x) {
-                        const double d = (std::abs(x + 0.5 - cx) + std::abs(y + 0.5 - cy)) / std::sqrt(2.0);
-                        const double cov = std::clamp(r / std::sqrt(2.0) + 0.5 - d, 0.0, 1.0);
-                        if (cov > 0) blend(x, y, c, alpha * cov);
-                    }
+            case Marker::diamond:
+                blend_around(cx, cy, r, c, alpha, [&](double dx, double dy) {
+                    const double d = (std::abs(dx) + std::abs(dy)) / std::sqrt(2.0);
+                    return std::clamp(r / std::sqrt(2.0) + 0.5 - d, 0.0, 1.0);
+                });
                 break;
-            }
         }
     }
 
@@ -311,8 +290,23 @@ public:
     }
 
 private:
+    /// Blend `c` into every pixel within `reach` + 1 of (cx, cy) with coverage `coverage(dx, dy)` in [0, 1] of the
+    /// pixel whose centre is (dx, dy) from (cx, cy) (the shared loop of the round and diamond shapes).
+    template <class Coverage>
+    void blend_around(double cx, double cy, double reach, Color c, double alpha, Coverage coverage) {
+        const int x0 = std::max(0, static_cast<int>(std::floor(cx - reach - 1))),
+                  x1 = std::min(img_.width - 1, static_cast<int>(std::ceil(cx + reach + 1)));
+        const int y0 = std::max(0, static_cast<int>(std::floor(cy - reach - 1))),
+                  y1 = std::min(img_.height - 1, static_cast<int>(std::ceil(cy + reach + 1)));
+        for (int y = y0; y <= y1; ++y)
+            for (int x = x0; x <= x1; ++x) {
+                const double cov = coverage(x + 0.5 - cx, y + 0.5 - cy);
+                if (cov > 0) blend(x, y, c, alpha * cov);
+            }
+    }
+
     static double bold_offset(double size) { return std::max(1.0, std::round(size / 14.0)); }
     Image img_;
 };
 
-}  // namespace ichseg::eval
+}  // namespace ichseg::render

@@ -1,7 +1,6 @@
 /// @file plot.hpp
 /// @brief Plot building blocks on top of canvas.hpp: data-to-pixel axes, "nice" tick positions and labels,
-/// axis drawing with grid lines, legends, box-plot statistics (quartiles with linear interpolation, whiskers at
-/// 1.5 IQR, outliers) and a number formatter.
+/// axis drawing with grid lines, legends.
 #pragma once
 
 #include <algorithm>
@@ -12,9 +11,10 @@
 #include <vector>
 
 #include "ichseg/core/error.hpp"
-#include "ichseg/eval/canvas.hpp"
+#include "ichseg/io/text.hpp"
+#include "ichseg/render/canvas.hpp"
 
-namespace ichseg::eval {
+namespace ichseg::render {
 
 /// Pixel rectangle [x0, x1) × [y0, y1).
 struct Rect {
@@ -55,19 +55,11 @@ inline std::vector<double> nice_ticks(double lo, double hi, int target = 6) {
     return t;
 }
 
-/// printf-style formatting into a std::string.
-template <class... A>
-std::string format(const char* fmt, A... a) {
-    char buf[128];
-    std::snprintf(buf, sizeof buf, fmt, a...);
-    return buf;
-}
-
 /// A tick label with just enough decimals for the spacing of the ticks.
 inline std::string tick_label(double v, double step) {
     int dec = 0;
     while (dec < 6 && std::abs(step * std::pow(10.0, dec) - std::round(step * std::pow(10.0, dec))) > 1e-6) ++dec;
-    return format("%.*f", dec, v);
+    return io::format("%.*f", dec, v);
 }
 
 /// Left y axis: ticks, tick labels, optional horizontal grid, and a rotated axis label.
@@ -155,53 +147,4 @@ inline void draw_legend(Canvas& cv, double x, double y, const std::vector<Legend
     }
 }
 
-// ---- box plots -------------------------------------------------------------------------------------------------
-
-/// Quantile of sorted data with linear interpolation between order statistics (numpy's default "linear").
-inline double quantile_sorted(const std::vector<double>& s, double q) {
-    ICHSEG_CHECK(!s.empty(), "quantile_sorted: empty sample");
-    const double pos = q * static_cast<double>(s.size() - 1);
-    const std::size_t i = static_cast<std::size_t>(std::floor(pos));
-    const double f = pos - static_cast<double>(i);
-    return i + 1 < s.size() ? s[i] + f * (s[i + 1] - s[i]) : s[i];
-}
-
-/// Box-plot summary as matplotlib draws it: quartiles (linear interpolation), whiskers at the most extreme data
-/// within 1.5 IQR of the box, points beyond the whiskers as outliers.
-struct BoxStats {
-    std::size_t n = 0;
-    double q1 = 0, median = 0, q3 = 0, whisker_lo = 0, whisker_hi = 0, mean = 0;
-    std::vector<double> outliers;
-};
-
-inline BoxStats box_stats(std::vector<double> v, double whis = 1.5) {
-    BoxStats b;
-    v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
-    b.n = v.size();
-    if (v.empty()) return b;
-    std::sort(v.begin(), v.end());
-    b.q1 = quantile_sorted(v, 0.25);
-    b.median = quantile_sorted(v, 0.5);
-    b.q3 = quantile_sorted(v, 0.75);
-    double s = 0;
-    for (double x : v) s += x;
-    b.mean = s / static_cast<double>(v.size());
-    const double iqr = b.q3 - b.q1, lo = b.q1 - whis * iqr, hi = b.q3 + whis * iqr;
-    b.whisker_lo = b.q1;
-    b.whisker_hi = b.q3;
-    bool lo_set = false;
-    for (double x : v) {
-        if (x < lo || x > hi) {
-            b.outliers.push_back(x);
-            continue;
-        }
-        if (!lo_set) {
-            b.whisker_lo = std::min(x, b.q1);
-            lo_set = true;
-        }
-        b.whisker_hi = std::max(x, b.q3);
-    }
-    return b;
-}
-
-}  // namespace ichseg::eval
+}  // namespace ichseg::render

@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "ichseg/core/error.hpp"
-#include "ichseg/eval/canvas.hpp"
+#include "ichseg/render/canvas.hpp"
 #include "ichseg/io/atomic_file.hpp"
 
-namespace ichseg::eval {
+namespace ichseg::render {
 
 namespace detail {
 inline void put_u32_be(std::string& out, uint32_t v) {
@@ -106,4 +106,4 @@ inline std::string encode_png(const Image& img, int compression_level = 6) {
 /// Encode and write atomically (temporary file + rename).
 inline void write_png(const std::string& path, const Image& img) { io::write_file_atomic(path, encode_png(img)); }
 
-}  // namespace ichseg::eval
+}  // namespace ichseg::render

@@ -1,6 +1,7 @@
 /// @file phantom_layouts.hpp
 /// @brief Write synthetic head-CT phantoms (data/phantom.hpp) in the four published dataset layouts, so every
-/// loader is exercised exactly as on real data (tests, demo, the study's quick reproduction).
+/// loader (io/datasets/) is exercised exactly as on real data (tests, demo, the study's quick reproduction).
+/// Part of the data layer: it generates phantoms and writes them with the io layer's NIfTI and DICOM writers.
 ///
 ///  * `write_physionet_layout`: ct_scans/NNN.nii (int16 HU), masks/NNN.nii (uint8), patient numbers 049.. with
 ///    59..65 absent, hemorrhage_diagnosis_raw_ct.csv (one row per slice), Patient_demographics.csv with two header
@@ -31,11 +32,13 @@
 
 #include "ichseg/core/error.hpp"
 #include "ichseg/data/phantom.hpp"
+#include "ichseg/data/random.hpp"
 #include "ichseg/io/dicom.hpp"
+#include "ichseg/io/files.hpp"
 #include "ichseg/io/labels.hpp"
 #include "ichseg/io/nifti.hpp"
 
-namespace ichseg::io {
+namespace ichseg::data {
 
 struct LayoutOptions {
     int64_t count = 4;          ///< volumes (PhysioNet, CQ500, Seg-CQ500) or studies (RSNA)
@@ -46,8 +49,8 @@ struct LayoutOptions {
     double ich_fraction = 0.5;  ///< share of volumes with ICH (ignored by Seg-CQ500: all have ICH)
     bool quirks = true;         ///< include the real layouts' oddities (see the file comment)
     double fov_mm = 0;          ///< reconstruction field of view (mm) of every phantom; 0 = the phantom's random
-                                ///< U(210, 250) mm (data::PhantomParams::fov_mm)
-    double lesion_scale = 1.0;  ///< data::PhantomParams::lesion_scale (1 = clinical size ranges)
+                                ///< U(210, 250) mm (PhantomParams::fov_mm)
+    double lesion_scale = 1.0;  ///< PhantomParams::lesion_scale (1 = clinical size ranges)
 };
 
 struct WrittenCase {
@@ -66,35 +69,19 @@ struct LayoutManifest {
 
 namespace detail {
 
-namespace fs = std::filesystem;
-
-inline void make_dirs(const std::string& d) {
-    std::error_code ec;
-    fs::create_directories(d, ec);
-    if (ec) fail(d, ": cannot create folder: ", ec.message());
-}
-
-inline void write_text(const std::string& path, const std::string& text) {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    if (!f) fail(path, ": cannot create file");
-    f << text;
-    f.close();
-    if (!f) fail(path, ": write failed");
-}
-
 /// Which of `count` cases have ICH: round(count * fraction) of them, spread by a seeded shuffle.
 inline std::vector<int> ich_plan(int64_t count, double fraction, uint64_t seed) {
     const int64_t k = std::clamp<int64_t>(static_cast<int64_t>(std::llround(count * fraction)), 0, count);
     std::vector<int> v(static_cast<size_t>(count), 0);
     for (int64_t i = 0; i < k; ++i) v[static_cast<size_t>(i)] = 1;
-    data::Rng rng(seed, data::stream_id(0x1c4, 7));
+    Rng rng(seed, stream_id(0x1c4, 7));
     for (int64_t i = count - 1; i > 0; --i) std::swap(v[static_cast<size_t>(i)], v[static_cast<size_t>(rng.randint(0, i))]);
     return v;
 }
 
-inline data::Phantom case_phantom(const LayoutOptions& o, int64_t index, int ich, uint64_t layout_tag,
+inline Phantom case_phantom(const LayoutOptions& o, int64_t index, int ich, uint64_t layout_tag,
                                   int64_t slices, double spacing, double tilt = 0) {
-    data::PhantomParams p;
+    PhantomParams p;
     p.size = o.size;
     p.slices = slices;
     p.slice_spacing = spacing;
@@ -102,18 +89,37 @@ inline data::Phantom case_phantom(const LayoutOptions& o, int64_t index, int ich
     p.gantry_tilt_deg = tilt;
     p.fov_mm = o.fov_mm;
     p.lesion_scale = o.lesion_scale;
-    return data::generate_phantom(p, data::mix64(o.seed ^ data::stream_id(layout_tag, static_cast<uint64_t>(index))));
+    return generate_phantom(p, mix64(o.seed ^ stream_id(layout_tag, static_cast<uint64_t>(index))));
 }
 
-inline std::string hex(data::Rng& rng, int digits) {
+inline std::string hex(Rng& rng, int digits) {
     static const char* h = "0123456789abcdef";
     std::string s;
     for (int i = 0; i < digits; ++i) s.push_back(h[rng.u32() & 15u]);
     return s;
 }
 
+/// Create folder `dir` (and its parents) and start the manifest of a tree rooted at `root`.
+inline LayoutManifest begin_layout(const std::string& dir, const std::string& root) {
+    io::make_dirs(dir);
+    LayoutManifest man;
+    man.root = root;
+    return man;
+}
+
+/// The manifest entry of a volume written as `files`.
+inline WrittenCase written_volume(const std::string& id, const Phantom& ph, std::vector<std::string> files) {
+    WrittenCase wc;
+    wc.id = id;
+    wc.labels = ph.labels;
+    wc.slice_labels = ph.slice_labels;
+    wc.nz = ph.ct.nz();
+    wc.files = std::move(files);
+    return wc;
+}
+
 /// RAS affine column / origin -> DICOM LPS geometry of slice k.
-inline void dicom_geometry(const Affine& a, double k, DicomWriteSpec& w) {
+inline void dicom_geometry(const io::Affine& a, double k, io::DicomWriteSpec& w) {
     const auto p = a.apply(0, 0, k);
     w.position = {-p[0], -p[1], p[2]};
     const double sx = a.column_norm(0), sy = a.column_norm(1);
@@ -121,16 +127,12 @@ inline void dicom_geometry(const Affine& a, double k, DicomWriteSpec& w) {
     w.pixel_spacing = {sy, sx};
 }
 
-inline IchLabels volume_labels(const data::Phantom& ph) { return ph.labels; }
-
 }  // namespace detail
 
 inline LayoutManifest write_physionet_layout(const std::string& root, const LayoutOptions& o = {}) {
     using namespace detail;
-    make_dirs(root + "/ct_scans");
-    make_dirs(root + "/masks");
-    LayoutManifest man;
-    man.root = root;
+    io::make_dirs(root + "/ct_scans");
+    LayoutManifest man = begin_layout(root + "/masks", root);
     const std::vector<int> plan = ich_plan(o.count, o.ich_fraction, o.seed);
     std::string diag = "PatientNumber,SliceNumber,Intraventricular,Intraparenchymal,Subarachnoid,Epidural,Subdural,"
                        "No_Hemorrhage,Fracture_Yes_No\n";
@@ -138,21 +140,17 @@ inline LayoutManifest write_physionet_layout(const std::string& root, const Layo
         "Patient Number,\"Age\n(years)\",Gender,Hemorrhage type based on the radiologists diagnosis ,,,,,"
         "Fracture (yes 1/no 0),Note1\n"
         ",,,Intraventricular,Intraparenchymal,Subarachnoid,Epidural,Subdural,,\n";
-    data::Rng rng(o.seed, data::stream_id(0x9f1, 3));
+    Rng rng(o.seed, stream_id(0x9f1, 3));
     int64_t pn = 49;
     for (int64_t c = 0; c < o.count; ++c, ++pn) {
         if (pn == 59) pn = 66;  // 59..65 are not released
-        const data::Phantom ph = case_phantom(o, c, plan[static_cast<size_t>(c)], 0x9f1, o.slices, o.spacing);
+        const Phantom ph = case_phantom(o, c, plan[static_cast<size_t>(c)], 0x9f1, o.slices, o.spacing);
         char name[32];
         std::snprintf(name, sizeof name, "%03lld.nii", static_cast<long long>(pn));
-        write_nifti(root + "/ct_scans/" + name, ph.ct);
-        write_nifti(root + "/masks/" + name, ph.ich);
-        WrittenCase wc;
-        wc.id = std::string(name).substr(0, 3);
-        wc.labels = ph.labels;
-        wc.slice_labels = ph.slice_labels;
-        wc.nz = ph.ct.nz();
-        wc.files = {root + "/ct_scans/" + name, root + "/masks/" + name};
+        io::write_nifti(root + "/ct_scans/" + name, ph.ct);
+        io::write_nifti(root + "/masks/" + name, ph.ich);
+        WrittenCase wc =
+            written_volume(std::string(name).substr(0, 3), ph, {root + "/ct_scans/" + name, root + "/masks/" + name});
         for (int64_t k = 0; k < ph.ct.nz(); ++k) {
             const IchLabels& l = ph.slice_labels[static_cast<size_t>(k)];
             diag += std::to_string(pn) + "," + std::to_string(k + 1) + "," + std::to_string(l[IchSubtype::IVH]) + "," +
@@ -168,19 +166,17 @@ inline LayoutManifest write_physionet_layout(const std::string& root, const Layo
         man.cases.push_back(std::move(wc));
     }
     demo += ",,,,,,,,,\n\"Total\",,,,,,,,,\n";
-    write_text(root + "/hemorrhage_diagnosis_raw_ct.csv", diag);
-    write_text(root + "/Patient_demographics.csv", demo);
+    io::write_file_atomic(root + "/hemorrhage_diagnosis_raw_ct.csv", diag);
+    io::write_file_atomic(root + "/Patient_demographics.csv", demo);
     return man;
 }
 
 inline LayoutManifest write_rsna_layout(const std::string& root, const LayoutOptions& o = {}) {
     using namespace detail;
     const std::string img_dir = root + "/stage_2_train";
-    make_dirs(img_dir);
-    LayoutManifest man;
-    man.root = root;
+    LayoutManifest man = begin_layout(img_dir, root);
     const std::vector<int> plan = ich_plan(o.count, o.ich_fraction, o.seed);
-    data::Rng rng(o.seed, data::stream_id(0x75a, 1));
+    Rng rng(o.seed, stream_id(0x75a, 1));
     std::vector<std::string> rows;
     std::set<std::string> used;
     auto new_id = [&] {
@@ -198,11 +194,11 @@ inline LayoutManifest write_rsna_layout(const std::string& root, const LayoutOpt
         }
     };
     for (int64_t s = 0; s < o.count; ++s) {
-        const data::Phantom ph = case_phantom(o, s, plan[static_cast<size_t>(s)], 0x75a, o.slices, o.spacing);
+        const Phantom ph = case_phantom(o, s, plan[static_cast<size_t>(s)], 0x75a, o.slices, o.spacing);
         const std::string patient = "ID_" + hex(rng, 8), study = "ID_" + hex(rng, 10), series = "ID_" + hex(rng, 10);
         const bool unsigned_storage = rng.bernoulli(0.5);
         for (int64_t k = 0; k < ph.ct.nz(); ++k) {
-            DicomWriteSpec w;
+            io::DicomWriteSpec w;
             w.rows = static_cast<int>(o.size);
             w.cols = static_cast<int>(o.size);
             w.patient_id = patient;
@@ -227,11 +223,11 @@ inline LayoutManifest write_rsna_layout(const std::string& root, const LayoutOpt
                 for (float& v : px) v = std::max(v, -1000.f);
                 special = "12-bit quirk";
             } else if (o.quirks && s == 0 && k == 2) {
-                w.transfer_syntax = DicomTransferSyntax::implicit_le;
+                w.transfer_syntax = io::DicomTransferSyntax::implicit_le;
                 special = "implicit VR";
             }
             const std::string file = img_dir + "/" + w.sop_uid + ".dcm";
-            write_dicom_slice(file, w, px.data());
+            io::write_dicom_slice(file, w, px.data());
             if (!special.empty()) man.special.push_back(w.sop_uid);
             WrittenCase wc;
             wc.id = w.sop_uid;
@@ -245,7 +241,7 @@ inline LayoutManifest write_rsna_layout(const std::string& root, const LayoutOpt
     }
     if (o.quirks) {
         // the known corrupt image: labelled, short PixelData
-        DicomWriteSpec w;
+        io::DicomWriteSpec w;
         w.rows = w.cols = static_cast<int>(o.size);
         w.sop_uid = "ID_6431af929";
         w.series_uid = "ID_" + hex(rng, 10);
@@ -254,7 +250,7 @@ inline LayoutManifest write_rsna_layout(const std::string& root, const LayoutOpt
         w.pixel_count_override = o.size * o.size / 3;
         std::vector<float> px(static_cast<size_t>(o.size * o.size), 0.f);
         const std::string file = img_dir + "/ID_6431af929.dcm";
-        write_dicom_slice(file, w, px.data());
+        io::write_dicom_slice(file, w, px.data());
         add_rows("ID_6431af929", IchLabels::negative());
         man.special.push_back("ID_6431af929");
     }
@@ -268,17 +264,15 @@ inline LayoutManifest write_rsna_layout(const std::string& root, const LayoutOpt
         for (const auto& r : groups[g]) csv += r + "\n";
         if (g == 0) csv += groups[g][2] + "\n";  // duplicate row
     }
-    write_text(root + "/stage_2_train.csv", csv);
+    io::write_file_atomic(root + "/stage_2_train.csv", csv);
     return man;
 }
 
 inline LayoutManifest write_cq500_layout(const std::string& root, const LayoutOptions& o = {}) {
     using namespace detail;
-    make_dirs(root);
-    LayoutManifest man;
-    man.root = root;
+    LayoutManifest man = begin_layout(root, root);
     const std::vector<int> plan = ich_plan(o.count, o.ich_fraction, o.seed);
-    data::Rng rng(o.seed, data::stream_id(0xc9500, 2));
+    Rng rng(o.seed, stream_id(0xc9500, 2));
     std::string reads = "name,Category";
     const char* extra[8] = {"BleedLocation-Left", "BleedLocation-Right", "ChronicBleed", "Fracture", "CalvarialFracture",
                             "OtherFracture", "MassEffect", "MidlineShift"};
@@ -290,11 +284,11 @@ inline LayoutManifest write_cq500_layout(const std::string& root, const LayoutOp
     reads += "\n";
     for (int64_t c = 0; c < o.count; ++c) {
         const int64_t n = c * 3 + 1;  // numbers need not be contiguous
-        const data::Phantom thin = case_phantom(o, c, plan[static_cast<size_t>(c)], 0xc9500, 2 * o.slices, o.spacing / 2);
+        const Phantom thin = case_phantom(o, c, plan[static_cast<size_t>(c)], 0xc9500, 2 * o.slices, o.spacing / 2);
         const std::string pname = "CQ500CT" + std::to_string(n);
         const std::string base = root + (o.quirks && c >= (o.count + 1) / 2 ? "/qct01/" : "/") + pname + " " + pname +
                                  "/Unknown Study";
-        const std::string patient_id = pname, study = make_dicom_uid(rng.u32() * 7919ull + 17, rng.u32());
+        const std::string patient_id = pname, study = io::make_dicom_uid(rng.u32() * 7919ull + 17, rng.u32());
         WrittenCase wc;
         wc.id = "CQ500-CT-" + std::to_string(n);
         wc.labels = thin.labels;
@@ -302,19 +296,19 @@ inline LayoutManifest write_cq500_layout(const std::string& root, const LayoutOp
         struct SeriesPlan {
             std::string desc, kernel, contrast;
             bool thick;
-            DicomTransferSyntax ts;
+            io::DicomTransferSyntax ts;
             double extra_noise;
         };
-        std::vector<SeriesPlan> plans = {{"PLAIN THIN", "STANDARD", "", false, DicomTransferSyntax::jpeg_lossless, 0},
-                                         {"Plain", "STANDARD", "", true, DicomTransferSyntax::explicit_le, 0}};
+        std::vector<SeriesPlan> plans = {{"PLAIN THIN", "STANDARD", "", false, io::DicomTransferSyntax::jpeg_lossless, 0},
+                                         {"Plain", "STANDARD", "", true, io::DicomTransferSyntax::explicit_le, 0}};
         if (o.quirks && c == 0) {
-            plans.push_back({"BONE THIN", "BONE", "", false, DicomTransferSyntax::jpegls_lossless, 25});
-            plans.push_back({"POST CONTRAST", "STANDARD", "IODINE", true, DicomTransferSyntax::rle, 0});
+            plans.push_back({"BONE THIN", "BONE", "", false, io::DicomTransferSyntax::jpegls_lossless, 25});
+            plans.push_back({"POST CONTRAST", "STANDARD", "IODINE", true, io::DicomTransferSyntax::rle, 0});
         }
         for (const auto& sp : plans) {
             const std::string dir = base + "/CT " + sp.desc;
-            make_dirs(dir);
-            const std::string series = make_dicom_uid(rng.u32() * 104729ull + 3, rng.u32());
+            io::make_dirs(dir);
+            const std::string series = io::make_dicom_uid(rng.u32() * 104729ull + 3, rng.u32());
             const int64_t nz = sp.thick ? thin.ct.nz() / 2 : thin.ct.nz();
             std::vector<int64_t> names(static_cast<size_t>(nz));
             for (int64_t k = 0; k < nz; ++k) names[static_cast<size_t>(k)] = k;
@@ -336,12 +330,12 @@ inline LayoutManifest write_cq500_layout(const std::string& root, const LayoutOp
                 if (!sp.contrast.empty())
                     for (float& v : px) v += (v > 20 && v < 80) ? 8.f : 0.f;  // crude enhancement
                 for (float& v : px) v = std::clamp(v, -1024.f, 3000.f);
-                DicomWriteSpec w;
+                io::DicomWriteSpec w;
                 w.rows = w.cols = static_cast<int>(o.size);
                 w.patient_id = patient_id;
                 w.study_uid = study;
                 w.series_uid = series;
-                w.sop_uid = make_dicom_uid(rng.u32() * 1299709ull + static_cast<uint64_t>(k), rng.u32());
+                w.sop_uid = io::make_dicom_uid(rng.u32() * 1299709ull + static_cast<uint64_t>(k), rng.u32());
                 w.series_description = sp.desc;
                 w.convolution_kernel = sp.kernel;
                 w.contrast_agent = sp.contrast;
@@ -351,25 +345,25 @@ inline LayoutManifest write_cq500_layout(const std::string& root, const LayoutOp
                 w.transfer_syntax = sp.ts;
                 char fname[32];
                 std::snprintf(fname, sizeof fname, "CT%06lld.dcm", static_cast<long long>(names[static_cast<size_t>(k)]));
-                write_dicom_slice(dir + "/" + fname, w, px.data());
+                io::write_dicom_slice(dir + "/" + fname, w, px.data());
                 wc.files.push_back(dir + "/" + fname);
             }
             if (o.quirks && sp.desc == "PLAIN THIN") {
                 // a localizer in the same series: coronal, other size
-                DicomWriteSpec w;
+                io::DicomWriteSpec w;
                 w.rows = static_cast<int>(o.size / 2);
                 w.cols = static_cast<int>(o.size);
                 w.patient_id = patient_id;
                 w.study_uid = study;
                 w.series_uid = series;
-                w.sop_uid = make_dicom_uid(rng.u32() * 15485863ull, rng.u32());
+                w.sop_uid = io::make_dicom_uid(rng.u32() * 15485863ull, rng.u32());
                 w.series_description = sp.desc;
                 w.image_type = "ORIGINAL\\PRIMARY\\LOCALIZER";
                 w.orientation = {1, 0, 0, 0, 0, -1};
                 w.position = {-120, 0, 100};
                 w.pixel_spacing = {2, 2};
                 std::vector<float> px(static_cast<size_t>(w.rows * w.cols), -1000.f);
-                write_dicom_slice(dir + "/CT999999.dcm", w, px.data());
+                io::write_dicom_slice(dir + "/CT999999.dcm", w, px.data());
             }
         }
         // readers: each finding disagrees in at most one reader, so the majority is the truth
@@ -388,28 +382,26 @@ inline LayoutManifest write_cq500_layout(const std::string& root, const LayoutOp
         reads += "\n";
         man.cases.push_back(std::move(wc));
     }
-    write_text(root + "/reads.csv", reads);
+    io::write_file_atomic(root + "/reads.csv", reads);
     return man;
 }
 
 inline LayoutManifest write_segcq500_layout(const std::string& root, const LayoutOptions& o = {}) {
     using namespace detail;
     const std::string vol = root + "/Seg-CQ500/data/volumes";
-    make_dirs(vol);
-    LayoutManifest man;
-    man.root = root + "/Seg-CQ500";
+    LayoutManifest man = begin_layout(vol, root + "/Seg-CQ500");
     std::string info = "name,ICH,IPH,IVH,SDH,EDH,SAH,MassEffect,MidlineShift\n";
-    data::Rng rng(o.seed, data::stream_id(0x5e6, 4));
+    Rng rng(o.seed, stream_id(0x5e6, 4));
     for (int64_t c = 0; c < o.count; ++c) {
         const int64_t n = 10 + c * 7;
         const double tilt = (o.quirks && c == 1) ? 5.0 : 0.0;
-        const data::Phantom ph = case_phantom(o, c, 1, 0x5e6, o.slices, o.spacing, tilt);
+        const Phantom ph = case_phantom(o, c, 1, 0x5e6, o.slices, o.spacing, tilt);
         const std::string name = "CQ500-CT-" + std::to_string(n);
         const std::string dir = vol + "/" + name;
-        make_dirs(dir);
-        write_nifti(dir + "/CT.nii", ph.ct);
-        write_nifti(dir + "/ICH_mask.nii.gz", ph.ich);
-        write_nifti(dir + "/brain.nii.gz", ph.brain);
+        io::make_dirs(dir);
+        io::write_nifti(dir + "/CT.nii", ph.ct);
+        io::write_nifti(dir + "/ICH_mask.nii.gz", ph.ich);
+        io::write_nifti(dir + "/brain.nii.gz", ph.brain);
         auto prob = [&](int8_t v) {
             const double p = v == 1 ? (rng.bernoulli(0.5) ? 1.0 : 0.67) : (rng.bernoulli(0.7) ? 0.0 : 0.33);
             char b[16];
@@ -420,16 +412,10 @@ inline LayoutManifest write_segcq500_layout(const std::string& root, const Layou
                 prob(ph.labels[IchSubtype::IVH]) + "," + prob(ph.labels[IchSubtype::SDH]) + "," +
                 prob(ph.labels[IchSubtype::EDH]) + "," + prob(ph.labels[IchSubtype::SAH]) + "," + prob(0) + "," +
                 prob(0) + "\n";
-        WrittenCase wc;
-        wc.id = name;
-        wc.labels = ph.labels;
-        wc.slice_labels = ph.slice_labels;
-        wc.nz = ph.ct.nz();
-        wc.files = {dir + "/CT.nii", dir + "/ICH_mask.nii.gz", dir + "/brain.nii.gz"};
-        man.cases.push_back(std::move(wc));
+        man.cases.push_back(written_volume(name, ph, {dir + "/CT.nii", dir + "/ICH_mask.nii.gz", dir + "/brain.nii.gz"}));
     }
-    write_text(vol + "/info.csv", info);
+    io::write_file_atomic(vol + "/info.csv", info);
     return man;
 }
 
-}  // namespace ichseg::io
+}  // namespace ichseg::data

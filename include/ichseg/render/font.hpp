@@ -7,7 +7,7 @@
 #include <array>
 #include <cstdint>
 
-namespace ichseg::eval::font {
+namespace ichseg::render::font {
 
 inline constexpr int kGlyphWidth = 5;    ///< cells
 inline constexpr int kGlyphHeight = 9;   ///< cells, rows 0..6 above the baseline, 7..8 descender
@@ -145,4 +145,4 @@ inline const std::array<uint8_t, kGlyphHeight>& glyph(char c) {
     return table.rows[(i >= 32 && i <= 126) ? i - 32 : 95];
 }
 
-}  // namespace ichseg::eval::font
+}  // namespace ichseg::render::font
