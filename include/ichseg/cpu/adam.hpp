@@ -12,6 +12,12 @@
 
 namespace ichseg::cpu {
 
+// GCC 12 reports its own AVX-512 intrinsics (_mm512_undefined_ps in Eigen's packet sqrt) as "may be used
+// uninitialized" once this loop is inlined: a false positive inside the compiler's headers (GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 /// p, m, v updated in place from the gradient g; n elements, all contiguous.
 template <class T>
 void adam_update(int64_t n, T* p, const T* g, T* m, T* v, const AdamStep<T>& s) {
@@ -20,19 +26,24 @@ void adam_update(int64_t n, T* p, const T* g, T* m, T* v, const AdamStep<T>& s) 
     // -fno-math-errno, and the scalar sqrt and divisions made this loop 6x slower. Same operations, same
     // order; Eigen's packet sqrt and division are correctly rounded like the scalar ones.
     using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+    const T one_minus_b1 = s.one_minus_b1, b2 = s.b2, one_minus_b2 = s.one_minus_b2, wd = s.wd;
+    const T step_size = s.step_size, bc2_sqrt = s.bc2_sqrt, eps = s.eps;
     parallel_for((n + kBlock - 1) / kBlock, [&](int64_t blk) {
         const int64_t lo = blk * kBlock, len = std::min<int64_t>(n - lo, kBlock);
         Eigen::Map<Array> P(p + lo, len), M(m + lo, len), V(v + lo, len);
         T g_buf[kBlock];
         Eigen::Map<Array> G(g_buf, len);
-        if (s.wd != T(0))
-            G = Eigen::Map<const Array>(g + lo, len) + s.wd * P;
+        if (wd != T(0))
+            G = Eigen::Map<const Array>(g + lo, len) + wd * P;
         else
             G = Eigen::Map<const Array>(g + lo, len);
-        M += s.one_minus_b1 * (G - M);
-        V = V * s.b2 + s.one_minus_b2 * G * G;
-        P -= s.step_size * (M / (V.sqrt() / s.bc2_sqrt + s.eps));
+        M += one_minus_b1 * (G - M);
+        V = V * b2 + one_minus_b2 * G * G;
+        P -= step_size * (M / (V.sqrt() / bc2_sqrt + eps));
     });
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace ichseg::cpu

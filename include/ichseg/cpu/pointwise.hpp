@@ -65,6 +65,19 @@ template <class T>
 void scale(int64_t n, const T* a, T s, T* y) {
     pointwise(n, [&](int64_t i) { y[i] = a[i] * s; });
 }
+/// y = m(a) or m(a, b) over n elements (b is read only when has_second_input(m)).
+template <class T>
+void pointwise_map(PointwiseMap m, int64_t n, const T* a, const T* b, T* y) {
+    switch (m) {
+        case PointwiseMap::relu_fwd: return relu_fwd(n, a, y);
+        case PointwiseMap::relu_bwd: return relu_bwd(n, a, b, y);
+        case PointwiseMap::sigmoid_fwd: return sigmoid_fwd(n, a, y);
+        case PointwiseMap::sigmoid_bwd: return sigmoid_bwd(n, a, b, y);
+        case PointwiseMap::add: return add(n, a, b, y);
+        case PointwiseMap::mul: return mul(n, a, b, y);
+    }
+}
+
 /// The sum of all elements, accumulated in double in index order (one thread: the result never depends on the
 /// thread count).
 template <class T>

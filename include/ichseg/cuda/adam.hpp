@@ -26,7 +26,6 @@ Support supports(const AdamStep<T>&) {
 template <class T>
 void adam_update(Tensor<T>& p, const Tensor<T>& g_in, Tensor<T>& m, Tensor<T>& v, const AdamStep<T>& s) {
     const char* op = "adam_update";
-    detail::require_float<T>(op);
     const Device dev = p.device();
     detail::device_input(op, p, dev);
     detail::device_input(op, m, dev);

@@ -41,7 +41,6 @@ std::tuple<Tensor<T>, Tensor<T>, Tensor<T>> batchnorm2d_fwd_train(const BatchNor
                                                                   const Tensor<T>& gamma, const Tensor<T>& beta,
                                                                   Tensor<T> running_mean, Tensor<T> running_var) {
     const char* op = "batchnorm2d_fwd_train";
-    detail::require_float<T>(op);
     const Device dev = x_in.device();
     const Tensor<T> x = detail::device_input(op, x_in, dev);
     Tensor<T> y = Tensor<T>::empty(x.shape(), dev), mean = Tensor<T>::empty({g.C}, dev),
@@ -66,7 +65,6 @@ std::tuple<Tensor<T>, Tensor<T>, Tensor<T>> batchnorm2d_fwd_infer(const BatchNor
                                                                   const Tensor<T>& running_mean,
                                                                   const Tensor<T>& running_var) {
     const char* op = "batchnorm2d_fwd_infer";
-    detail::require_float<T>(op);
     const Device dev = x_in.device();
     const Tensor<T> x = detail::device_input(op, x_in, dev);
     const Tensor<T> rm = detail::device_input(op, running_mean, dev), rv = detail::device_input(op, running_var, dev);
@@ -87,7 +85,6 @@ std::tuple<Tensor<T>, Tensor<T>, Tensor<T>> batchnorm2d_bwd(const BatchNorm2dGeo
                                                             const Tensor<T>& mean_in, const Tensor<T>& invstd_in,
                                                             bool training) {
     const char* op = "batchnorm2d_bwd";
-    detail::require_float<T>(op);
     const Device dev = x_in.device();
     const Tensor<T> dy = detail::device_input(op, dy_in, dev), x = detail::device_input(op, x_in, dev);
     const Tensor<T> mean = detail::device_input(op, mean_in, dev), invstd = detail::device_input(op, invstd_in, dev);

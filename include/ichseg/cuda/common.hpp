@@ -46,9 +46,11 @@ void require_float(const char* op) {
              " tensors on CUDA are not supported "
              "(cast to float, or keep double work on the CPU)");
 }
-/// `t` itself, after checking that it is on `dev` and contiguous (the kernels read raw row-major buffers).
+/// `t` itself, after checking that it is a float tensor on `dev` and contiguous (the kernels read raw row-major
+/// float buffers).
 template <class T>
 Tensor<T> device_input(const char* op, const Tensor<T>& t, Device dev) {
+    require_float<T>(op);
     ICHSEG_CHECK(t.defined(), op, ": undefined tensor argument");
     ICHSEG_CHECK(t.device() == dev, op, ": argument ", describe(t), " is not on ", dev.str(), " (move it with .to(",
                  dev.str(), "))");

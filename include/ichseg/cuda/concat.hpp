@@ -25,7 +25,6 @@ Support supports(const ConcatGeometry& g) {
 template <class T>
 Tensor<T> concat_fwd(const ConcatGeometry& g, const std::vector<Tensor<T>>& xs, const Shape& out_shape) {
     const char* op = "concat_fwd";
-    detail::require_float<T>(op);
     const Device dev = xs.at(0).device();
     Tensor<T> y = Tensor<T>::empty(out_shape, dev);
     for (size_t i = 0; i < xs.size(); ++i) {
@@ -41,7 +40,6 @@ Tensor<T> concat_fwd(const ConcatGeometry& g, const std::vector<Tensor<T>>& xs, 
 template <class T>
 Tensor<T> concat_bwd(const ConcatGeometry& g, size_t i, const Tensor<T>& dy_in, const Shape& shape) {
     const char* op = "concat_bwd";
-    detail::require_float<T>(op);
     const Tensor<T> dy = detail::device_input(op, dy_in, dy_in.device());
     Tensor<T> dx = Tensor<T>::empty(shape, dy.device());
     if constexpr (std::is_same_v<T, float>)

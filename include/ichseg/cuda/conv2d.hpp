@@ -34,7 +34,6 @@ Support supports(const Conv2dGeometry& g) {
 template <class T>
 Tensor<T> conv2d_fprop(const Conv2dGeometry& g, const Tensor<T>& x_in, const Tensor<T>& w_in, const Tensor<T>& b_in) {
     const char* op = "conv2d_fprop";
-    detail::require_float<T>(op);
     const Device dev = x_in.device();
     const Tensor<T> x = detail::device_input(op, x_in, dev), w = detail::device_input(op, w_in, dev);
     const T* b = detail::optional_data(op, b_in, dev);
@@ -47,7 +46,6 @@ Tensor<T> conv2d_fprop(const Conv2dGeometry& g, const Tensor<T>& x_in, const Ten
 template <class T>
 Tensor<T> conv2d_dgrad(const Conv2dGeometry& g, const Tensor<T>& dy_in, const Tensor<T>& w_in) {
     const char* op = "conv2d_dgrad";
-    detail::require_float<T>(op);
     const Device dev = dy_in.device();
     const Tensor<T> dy = detail::device_input(op, dy_in, dev), w = detail::device_input(op, w_in, dev);
     Tensor<T> dx = Tensor<T>::empty({g.N, g.C, g.H, g.W}, dev);
@@ -61,7 +59,6 @@ template <class T>
 std::pair<Tensor<T>, Tensor<T>> conv2d_wgrad(const Conv2dGeometry& g, const Tensor<T>& dy_in, const Tensor<T>& x_in,
                                              bool with_bias) {
     const char* op = "conv2d_wgrad";
-    detail::require_float<T>(op);
     const Device dev = dy_in.device();
     const Tensor<T> dy = detail::device_input(op, dy_in, dev), x = detail::device_input(op, x_in, dev);
     Tensor<T> dw = Tensor<T>::empty({g.K, g.C, g.R, g.S}, dev), db;

@@ -23,7 +23,6 @@ Support supports(const GlobalPoolGeometry& g) {
 template <class T>
 Tensor<T> global_avg_pool_fwd(const GlobalPoolGeometry& g, const Tensor<T>& x_in) {
     const char* op = "global_avg_pool_fwd";
-    detail::require_float<T>(op);
     const Tensor<T> x = detail::device_input(op, x_in, x_in.device());
     Tensor<T> y = Tensor<T>::empty({x.size(0), x.size(1)}, x.device());
     if constexpr (std::is_same_v<T, float>) launch::global_avg_pool_fwd(g.planes, g.HW, x.data(), y.data());
@@ -34,7 +33,6 @@ Tensor<T> global_avg_pool_fwd(const GlobalPoolGeometry& g, const Tensor<T>& x_in
 template <class T>
 Tensor<T> global_avg_pool_bwd(const GlobalPoolGeometry& g, const Tensor<T>& dy_in, const Shape& x_shape) {
     const char* op = "global_avg_pool_bwd";
-    detail::require_float<T>(op);
     const Tensor<T> dy = detail::device_input(op, dy_in, dy_in.device());
     Tensor<T> dx = Tensor<T>::empty(x_shape, dy.device());
     if constexpr (std::is_same_v<T, float>) launch::global_avg_pool_bwd(g.planes, g.HW, dy.data(), dx.data());

@@ -31,7 +31,6 @@ Support supports(const LinearGeometry& g) {
 template <class T>
 Tensor<T> linear_fwd(const LinearGeometry& g, const Tensor<T>& x_in, const Tensor<T>& w_in, const Tensor<T>& b_in) {
     const char* op = "linear_fwd";
-    detail::require_float<T>(op);
     const Device dev = x_in.device();
     const Tensor<T> x = detail::device_input(op, x_in, dev), w = detail::device_input(op, w_in, dev);
     const T* b = detail::optional_data(op, b_in, dev);
@@ -48,7 +47,6 @@ Tensor<T> linear_fwd(const LinearGeometry& g, const Tensor<T>& x_in, const Tenso
 template <class T>
 Tensor<T> linear_dgrad(const LinearGeometry& g, const Tensor<T>& dy_in, const Tensor<T>& w_in) {
     const char* op = "linear_dgrad";
-    detail::require_float<T>(op);
     const Device dev = dy_in.device();
     const Tensor<T> dy = detail::device_input(op, dy_in, dev), w = detail::device_input(op, w_in, dev);
     Tensor<T> dx = Tensor<T>::empty({g.N, g.in}, dev);
@@ -63,7 +61,6 @@ template <class T>
 std::pair<Tensor<T>, Tensor<T>> linear_wgrad(const LinearGeometry& g, const Tensor<T>& dy_in, const Tensor<T>& x_in,
                                              bool with_bias) {
     const char* op = "linear_wgrad";
-    detail::require_float<T>(op);
     const Device dev = dy_in.device();
     const Tensor<T> dy = detail::device_input(op, dy_in, dev), x = detail::device_input(op, x_in, dev);
     Tensor<T> dw = Tensor<T>::empty({g.out, g.in}, dev), db;

@@ -23,7 +23,6 @@ Support supports(const Pool2dGeometry& g) {
 template <class T>
 Tensor<T> max_pool2d_fwd(const Pool2dGeometry& g, const Tensor<T>& x_in) {
     const char* op = "max_pool2d_fwd";
-    detail::require_float<T>(op);
     const Tensor<T> x = detail::device_input(op, x_in, x_in.device());
     Tensor<T> y = Tensor<T>::empty({g.N, g.C, g.P, g.Q}, x.device());
     if constexpr (std::is_same_v<T, float>) launch::max_pool2d_fwd(g, x.data(), y.data());
@@ -33,7 +32,6 @@ Tensor<T> max_pool2d_fwd(const Pool2dGeometry& g, const Tensor<T>& x_in) {
 template <class T>
 Tensor<T> max_pool2d_bwd(const Pool2dGeometry& g, const Tensor<T>& dy_in, const Tensor<T>& x_in) {
     const char* op = "max_pool2d_bwd";
-    detail::require_float<T>(op);
     const Device dev = dy_in.device();
     const Tensor<T> dy = detail::device_input(op, dy_in, dev), x = detail::device_input(op, x_in, dev);
     Tensor<T> dx = Tensor<T>::empty(x.shape(), dev);

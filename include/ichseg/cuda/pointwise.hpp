@@ -1,5 +1,5 @@
 /// @file pointwise.hpp (cuda)
-/// @brief Element-wise CUDA launchers (relu, sigmoid, dropout, add, mul, scale, sum, and the in-place add the
+/// @brief Element-wise CUDA launchers (the maps relu, sigmoid, add, mul; dropout, scale, sum; and the in-place add the
 /// autograd tape's gradient sums use through the device hooks): declarations of the kernels in
 /// kernels/{relu,sigmoid,dropout,arithmetic}.cu and the tensor-level launchers that
 /// ops/{relu,sigmoid,dropout,arithmetic}.hpp dispatch to. Same formulas as cpu/pointwise.hpp; dropout draws the
@@ -34,45 +34,50 @@ Support supports(const PointwiseGeometry&) {
     return supports_dtype<T>();
 }
 
+/// m(a) or m(a, b) as a new tensor on a's device (b read only when has_second_input(m)).
+template <class T>
+Tensor<T> pointwise_map(PointwiseMap m, const Tensor<T>& a_in, const Tensor<T>& b_in) {
+    const char* op = name(m);
+    const Device dev = a_in.device();
+    const Tensor<T> a = detail::device_input(op, a_in, dev);
+    const T* b = has_second_input(m) ? detail::device_input(op, b_in, dev).data() : nullptr;
+    Tensor<T> y = Tensor<T>::empty(a.shape(), dev);
+    if constexpr (std::is_same_v<T, float>) {
+        const int64_t n = a.numel();
+        switch (m) {
+            case PointwiseMap::relu_fwd:
+                launch::relu_fwd(n, a.data(), y.data());
+                break;
+            case PointwiseMap::relu_bwd:
+                launch::relu_bwd(n, a.data(), b, y.data());
+                break;
+            case PointwiseMap::sigmoid_fwd:
+                launch::sigmoid_fwd(n, a.data(), y.data());
+                break;
+            case PointwiseMap::sigmoid_bwd:
+                launch::sigmoid_bwd(n, a.data(), b, y.data());
+                break;
+            case PointwiseMap::add:
+                launch::add(n, a.data(), b, y.data());
+                break;
+            case PointwiseMap::mul:
+                launch::mul(n, a.data(), b, y.data());
+                break;
+        }
+    }
+    return y;
+}
+
 namespace detail {
 template <class T, class F>
 Tensor<T> unary(const char* op, const Tensor<T>& x_in, F f) {
-    require_float<T>(op);
     const Tensor<T> x = device_input(op, x_in, x_in.device());
     Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
     if constexpr (std::is_same_v<T, float>) f(x.numel(), x.data(), y.data());
     return y;
 }
-template <class T, class F>
-Tensor<T> binary(const char* op, const Tensor<T>& a_in, const Tensor<T>& b_in, F f) {
-    require_float<T>(op);
-    const Tensor<T> a = device_input(op, a_in, a_in.device()), b = device_input(op, b_in, a_in.device());
-    Tensor<T> y = Tensor<T>::empty(a.shape(), a.device());
-    if constexpr (std::is_same_v<T, float>) f(a.numel(), a.data(), b.data(), y.data());
-    return y;
-}
 }  // namespace detail
 
-template <class T>
-Tensor<T> relu_fwd(const Tensor<T>& x) {
-    return detail::unary("relu_fwd", x, [](int64_t n, const float* a, float* y) { launch::relu_fwd(n, a, y); });
-}
-template <class T>
-Tensor<T> relu_bwd(const Tensor<T>& dy, const Tensor<T>& y) {
-    return detail::binary("relu_bwd", dy, y, [](int64_t n, const float* g, const float* yy, float* dx) {
-        launch::relu_bwd(n, g, yy, dx);
-    });
-}
-template <class T>
-Tensor<T> sigmoid_fwd(const Tensor<T>& x) {
-    return detail::unary("sigmoid_fwd", x, [](int64_t n, const float* a, float* y) { launch::sigmoid_fwd(n, a, y); });
-}
-template <class T>
-Tensor<T> sigmoid_bwd(const Tensor<T>& dy, const Tensor<T>& y) {
-    return detail::binary("sigmoid_bwd", dy, y, [](int64_t n, const float* g, const float* yy, float* dx) {
-        launch::sigmoid_bwd(n, g, yy, dx);
-    });
-}
 /// x * keep / (1 - p) with the mask of `m`; the same call maps dy to dx.
 template <class T>
 Tensor<T> dropout_apply(const Tensor<T>& x, const DropoutMask& m) {
@@ -81,23 +86,12 @@ Tensor<T> dropout_apply(const Tensor<T>& x, const DropoutMask& m) {
     });
 }
 template <class T>
-Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
-    return detail::binary("add", a, b,
-                          [](int64_t n, const float* x, const float* z, float* o) { launch::add(n, x, z, o); });
-}
-template <class T>
-Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) {
-    return detail::binary("mul", a, b,
-                          [](int64_t n, const float* x, const float* z, float* o) { launch::mul(n, x, z, o); });
-}
-template <class T>
 Tensor<T> scale(const Tensor<T>& a, T s) {
     return detail::unary("scale", a, [s](int64_t n, const float* x, float* o) { launch::scale(n, x, s, o); });
 }
 /// The sum of all elements, in double.
 template <class T>
 double sum(const Tensor<T>& a_in) {
-    detail::require_float<T>("sum");
     const Tensor<T> a = detail::device_input("sum", a_in, a_in.device());
     if constexpr (std::is_same_v<T, float>) return launch::sum(a.numel(), a.data());
     return 0.0;

@@ -22,7 +22,6 @@ Support supports(const SoftmaxGeometry& g) {
 template <class T>
 Tensor<T> softmax_fwd(const SoftmaxGeometry& g, const Tensor<T>& x_in) {
     const char* op = "softmax_fwd";
-    detail::require_float<T>(op);
     const Tensor<T> x = detail::device_input(op, x_in, x_in.device());
     Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
     if constexpr (std::is_same_v<T, float>) launch::softmax_fwd(g.rows, g.K, x.data(), y.data());
@@ -32,7 +31,6 @@ Tensor<T> softmax_fwd(const SoftmaxGeometry& g, const Tensor<T>& x_in) {
 template <class T>
 Tensor<T> softmax_bwd(const SoftmaxGeometry& g, const Tensor<T>& dy_in, const Tensor<T>& y_in) {
     const char* op = "softmax_bwd";
-    detail::require_float<T>(op);
     const Device dev = y_in.device();
     const Tensor<T> dy = detail::device_input(op, dy_in, dev), y = detail::device_input(op, y_in, dev);
     Tensor<T> dx = Tensor<T>::empty(y.shape(), dev);

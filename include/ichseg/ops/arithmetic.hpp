@@ -4,11 +4,13 @@
 /// d mean = dy / n broadcast.
 ///   add_fwd(a, b), mul_fwd(a, b), scale_fwd(a, s) -> same shape;  sum_fwd(a) -> shape [1];
 ///   sum_bwd(dy, shape) -> dy broadcast  (tensor-level, either device);  add/mul/scale/sum/mean(Var): tape nodes.
-/// Kernels: cpu/pointwise.hpp, cuda/pointwise.hpp (kernels/arithmetic.cu).
+/// add_fwd and mul_fwd share ops/pointwise.hpp's dispatch. Kernels: cpu/pointwise.hpp, cuda/pointwise.hpp
+/// (kernels/arithmetic.cu).
 #pragma once
 
 #include "ichseg/cpu/pointwise.hpp"
 #include "ichseg/ops/common.hpp"
+#include "ichseg/ops/pointwise.hpp"
 #if ICHSEG_WITH_CUDA
 #include "ichseg/cuda/pointwise.hpp"
 #endif
@@ -17,42 +19,12 @@ namespace ichseg {
 
 template <class T>
 Tensor<T> add_fwd(const Tensor<T>& a, const Tensor<T>& b) {
-    detail::static_check_float<T>();
-    const char* op = "add";
-    detail::check_same_shape(op, "a", a, "b", b);
-    const PointwiseGeometry g{a.numel()};
-    const Device dev = detail::op_device(op, {&a, &b});
-#if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
-        return cuda::add(a, b);
-    }
-#endif
-    detail::require_support<T>(op, dev, cpu::supports<T>(g));
-    const Tensor<T> ac = detail::cpu_input(op, a), bc = detail::cpu_input(op, b);
-    Tensor<T> y = Tensor<T>::empty(ac.shape());
-    cpu::add(g.n, ac.data(), bc.data(), y.data());
-    return y;
+    return detail::pointwise_map(PointwiseMap::add, a, b);
 }
 
 template <class T>
 Tensor<T> mul_fwd(const Tensor<T>& a, const Tensor<T>& b) {
-    detail::static_check_float<T>();
-    const char* op = "mul";
-    detail::check_same_shape(op, "a", a, "b", b);
-    const PointwiseGeometry g{a.numel()};
-    const Device dev = detail::op_device(op, {&a, &b});
-#if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
-        return cuda::mul(a, b);
-    }
-#endif
-    detail::require_support<T>(op, dev, cpu::supports<T>(g));
-    const Tensor<T> ac = detail::cpu_input(op, a), bc = detail::cpu_input(op, b);
-    Tensor<T> y = Tensor<T>::empty(ac.shape());
-    cpu::mul(g.n, ac.data(), bc.data(), y.data());
-    return y;
+    return detail::pointwise_map(PointwiseMap::mul, a, b);
 }
 
 template <class T>
@@ -63,10 +35,7 @@ Tensor<T> scale_fwd(const Tensor<T>& a, T s) {
     const PointwiseGeometry g{a.numel()};
     const Device dev = detail::op_device(op, {&a});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
-        return cuda::scale(a, s);
-    }
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g))) return cuda::scale(a, s);
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> ac = detail::cpu_input(op, a);
@@ -83,18 +52,13 @@ Tensor<T> sum_fwd(const Tensor<T>& a) {
     ICHSEG_CHECK(a.defined(), op, ": input is undefined");
     const PointwiseGeometry g{a.numel()};
     const Device dev = detail::op_device(op, {&a});
-    double s = 0;
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
-        s = cuda::sum(a);
-        return Tensor<T>::full({1}, static_cast<T>(s), dev);
-    }
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g)))
+        return Tensor<T>::full({1}, static_cast<T>(cuda::sum(a)), dev);
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> ac = detail::cpu_input(op, a);
-    s = cpu::sum(g.n, ac.data());
-    return Tensor<T>::full({1}, static_cast<T>(s));
+    return Tensor<T>::full({1}, static_cast<T>(cpu::sum(g.n, ac.data())));
 }
 
 /// dL/da of sum: the one-element dy broadcast to `shape`, on dy's device.

@@ -14,6 +14,8 @@
 /// take: params/batchnorm2d.hpp (BatchNorm2dParams: eps, momentum, relu).
 #pragma once
 
+#include <tuple>
+
 #include "ichseg/cpu/batchnorm2d.hpp"
 #include "ichseg/ops/common.hpp"
 #include "ichseg/params/batchnorm2d.hpp"
@@ -34,6 +36,11 @@ struct BatchNorm2dGrads {
 };
 
 namespace detail {
+/// {a, b, c} from the CUDA launchers' tuples.
+template <class S, class T>
+S from_tuple(const std::tuple<Tensor<T>, Tensor<T>, Tensor<T>>& t) {
+    return {std::get<0>(t), std::get<1>(t), std::get<2>(t)};
+}
 /// Validates x (N, C, H, W) and the optional per-channel vectors; the sizes both backends take.
 template <class T>
 BatchNorm2dGeometry bn_geometry(const char* op, const Tensor<T>& x, const Tensor<T>& gamma, const Tensor<T>& beta) {
@@ -72,11 +79,9 @@ BatchNorm2dForward<T> batchnorm2d_fwd_train(const Tensor<T>& x, const Tensor<T>&
                  to_string(x.shape()));
     const Device dev = detail::op_device(op, {&x, &gamma, &beta, &running_mean, &running_var});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
-        auto [y, mean, invstd] = cuda::batchnorm2d_fwd_train(g, p, x, gamma, beta, running_mean, running_var);
-        return {y, mean, invstd};
-    }
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g)))
+        return detail::from_tuple<BatchNorm2dForward<T>>(
+            cuda::batchnorm2d_fwd_train(g, p, x, gamma, beta, running_mean, running_var));
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> xc = detail::cpu_input(op, x), gc = detail::cpu_input(op, gamma), bc = detail::cpu_input(op, beta);
@@ -100,11 +105,9 @@ BatchNorm2dForward<T> batchnorm2d_fwd_infer(const Tensor<T>& x, const Tensor<T>&
     ICHSEG_CHECK(g.N > 0, op, ": empty batch");
     const Device dev = detail::op_device(op, {&x, &gamma, &beta, &running_mean, &running_var});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
-        auto [y, mean, invstd] = cuda::batchnorm2d_fwd_infer(g, p, x, gamma, beta, running_mean, running_var);
-        return {y, mean, invstd};
-    }
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g)))
+        return detail::from_tuple<BatchNorm2dForward<T>>(
+            cuda::batchnorm2d_fwd_infer(g, p, x, gamma, beta, running_mean, running_var));
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> xc = detail::cpu_input(op, x), gc = detail::cpu_input(op, gamma), bc = detail::cpu_input(op, beta);
@@ -134,11 +137,9 @@ BatchNorm2dGrads<T> batchnorm2d_bwd(const Tensor<T>& dy, const Tensor<T>& x, con
     const Tensor<T> ys = p.relu ? y : Tensor<T>();
     const Device dev = detail::op_device(op, {&dy, &x, &ys, &gamma, &save_mean, &save_invstd});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
-        auto [dx, dgamma, dbeta] = cuda::batchnorm2d_bwd(g, p, dy, x, ys, gamma, save_mean, save_invstd, training);
-        return {dx, dgamma, dbeta};
-    }
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g)))
+        return detail::from_tuple<BatchNorm2dGrads<T>>(
+            cuda::batchnorm2d_bwd(g, p, dy, x, ys, gamma, save_mean, save_invstd, training));
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> dyc = detail::cpu_input(op, dy), xc = detail::cpu_input(op, x), yc = detail::cpu_input(op, ys),

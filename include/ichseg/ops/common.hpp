@@ -5,7 +5,8 @@
 /// The dispatch of a tensor-level entry point (docs/design.md, "Adding an op"):
 ///   1. validate shapes and build the params struct (params/X.hpp);
 ///   2. `const Device dev = detail::op_device(op, {&x, &w, ...});`   (all arguments on one device)
-///   3. on CUDA: `detail::require_support<T>(op, dev, cuda::supports<T>(g)); return cuda::X(g, ...);`
+///   3. on CUDA (inside #if ICHSEG_WITH_CUDA):
+///        if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g))) return cuda::X(g, ...);
 ///      on the CPU: `detail::require_support<T>(op, dev, cpu::supports<T>(g));` then the cpu:: kernel.
 #pragma once
 
@@ -74,11 +75,13 @@ Device op_device(const char* op, const std::vector<const Tensor<T>*>& args) {
 }
 
 /// Throw when the backend of `dev` said it cannot run the op: the message names the op, the dtype and the device.
+/// Returns true otherwise, so that a dispatch reads `if (dev.is_cuda() && require_support<T>(...)) return ...;`.
 template <class T>
-void require_support(const char* op, Device dev, const Support& s) {
+bool require_support(const char* op, Device dev, const Support& s) {
     if (!s.ok())
         fail(op, ": ", dtype_name<T>(), " tensors on ", dev.str(), " are not supported by the ",
              dev.is_cuda() ? "CUDA" : "CPU", " backend: ", s.reason);
+    return true;
 }
 
 /// A CPU argument as a contiguous tensor: `t` itself when it already is (no copy on the usual path).

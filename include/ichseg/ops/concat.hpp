@@ -57,10 +57,7 @@ Tensor<T> concat_fwd(const std::vector<Tensor<T>>& xs, int64_t dim = 1) {
     const ConcatGeometry g = concat_geometry(op, shapes, dim, &out);
     const Device dev = detail::op_device(op, args);
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
-        return cuda::concat_fwd(g, xs, out);
-    }
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g))) return cuda::concat_fwd(g, xs, out);
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     std::vector<Tensor<T>> vals;

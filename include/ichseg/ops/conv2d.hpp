@@ -91,10 +91,8 @@ Tensor<T> conv2d_fprop(const Tensor<T>& x_in, const Tensor<T>& w_in, const Tenso
         ICHSEG_CHECK(b_in.dim() == 1 && b_in.size(0) == g.K, op, ": bias must be (", g.K, "), got ", describe(b_in));
     const Device dev = detail::op_device(op, {&x_in, &w_in, &b_in});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g)))
         return cuda::conv2d_fprop(g, x_in, w_in, b_in);
-    }
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     Tensor<T> x = detail::cpu_input(op, x_in), w = detail::cpu_input(op, w_in), b = detail::cpu_input(op, b_in);
@@ -125,10 +123,8 @@ Tensor<T> conv2d_dgrad(const Tensor<T>& dy_in, const Tensor<T>& w_in, const Shap
                  " does not match the output shape ", to_string(Shape{g.N, g.K, g.P, g.Q}));
     const Device dev = detail::op_device(op, {&dy_in, &w_in});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g)))
         return cuda::conv2d_dgrad(g, dy_in, w_in);
-    }
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     Tensor<T> dy = detail::cpu_input(op, dy_in), w = detail::cpu_input(op, w_in);
@@ -156,10 +152,8 @@ std::pair<Tensor<T>, Tensor<T>> conv2d_wgrad(const Tensor<T>& dy_in, const Tenso
                  " does not match the output shape ", to_string(Shape{g.N, g.K, g.P, g.Q}));
     const Device dev = detail::op_device(op, {&dy_in, &x_in});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g)))
         return cuda::conv2d_wgrad(g, dy_in, x_in, with_bias);
-    }
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     Tensor<T> dy = detail::cpu_input(op, dy_in), x = detail::cpu_input(op, x_in);

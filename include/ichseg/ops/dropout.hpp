@@ -26,10 +26,7 @@ Tensor<T> dropout_apply(const char* op, const Tensor<T>& x, const DropoutMask& m
     const PointwiseGeometry g{x.numel()};
     const Device dev = op_device(op, {&x});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        require_support<T>(op, dev, cuda::supports<T>(g));
-        return cuda::dropout_apply(x, m);
-    }
+    if (dev.is_cuda() && require_support<T>(op, dev, cuda::supports<T>(g))) return cuda::dropout_apply(x, m);
 #endif
     require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> xc = cpu_input(op, x);

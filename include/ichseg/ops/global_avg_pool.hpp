@@ -28,10 +28,8 @@ Tensor<T> global_avg_pool_fwd(const Tensor<T>& x) {
     const GlobalPoolGeometry g = global_avg_pool_geometry(op, x.shape());
     const Device dev = detail::op_device(op, {&x});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g)))
         return cuda::global_avg_pool_fwd(g, x);
-    }
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> xc = detail::cpu_input(op, x);
@@ -50,10 +48,8 @@ Tensor<T> global_avg_pool_bwd(const Tensor<T>& dy, const Shape& x_shape) {
                  " does not match the output shape ", to_string(Shape{x_shape[0], x_shape[1]}));
     const Device dev = detail::op_device(op, {&dy});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g)))
         return cuda::global_avg_pool_bwd(g, dy, x_shape);
-    }
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> dyc = detail::cpu_input(op, dy);

@@ -38,10 +38,7 @@ Tensor<T> linear_fwd(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b)
         ICHSEG_CHECK(b.dim() == 1 && b.size(0) == g.out, op, ": bias must be (", g.out, "), got ", describe(b));
     const Device dev = detail::op_device(op, {&x, &w, &b});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
-        return cuda::linear_fwd(g, x, w, b);
-    }
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g))) return cuda::linear_fwd(g, x, w, b);
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> xc = detail::cpu_input(op, x), wc = detail::cpu_input(op, w), bc = detail::cpu_input(op, b);
@@ -61,10 +58,7 @@ Tensor<T> linear_dgrad(const Tensor<T>& dy, const Tensor<T>& w) {
     const LinearGeometry g{dy.size(0), w.size(1), w.size(0)};
     const Device dev = detail::op_device(op, {&dy, &w});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
-        return cuda::linear_dgrad(g, dy, w);
-    }
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g))) return cuda::linear_dgrad(g, dy, w);
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> dyc = detail::cpu_input(op, dy), wc = detail::cpu_input(op, w);
@@ -85,10 +79,8 @@ std::pair<Tensor<T>, Tensor<T>> linear_wgrad(const Tensor<T>& dy, const Tensor<T
     const LinearGeometry g{x.size(0), x.size(1), dy.size(1)};
     const Device dev = detail::op_device(op, {&dy, &x});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g)))
         return cuda::linear_wgrad(g, dy, x, with_bias);
-    }
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> dyc = detail::cpu_input(op, dy), xc = detail::cpu_input(op, x);

@@ -37,10 +37,7 @@ Tensor<T> max_pool2d_fwd(const Tensor<T>& x, const MaxPool2dParams& p = {}) {
     const Pool2dGeometry g = max_pool2d_geometry(x.shape(), p);
     const Device dev = detail::op_device(op, {&x});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
-        return cuda::max_pool2d_fwd(g, x);
-    }
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g))) return cuda::max_pool2d_fwd(g, x);
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> xc = detail::cpu_input(op, x);
@@ -60,10 +57,8 @@ Tensor<T> max_pool2d_bwd(const Tensor<T>& dy, const Tensor<T>& x, const MaxPool2
                  " does not match the output shape ", to_string(Shape{g.N, g.C, g.P, g.Q}));
     const Device dev = detail::op_device(op, {&dy, &x});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g)))
         return cuda::max_pool2d_bwd(g, dy, x);
-    }
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> dyc = detail::cpu_input(op, dy), xc = detail::cpu_input(op, x);

@@ -29,10 +29,7 @@ Tensor<T> softmax_fwd(const Tensor<T>& x) {
     const SoftmaxGeometry g = softmax_geometry(op, x.shape());
     const Device dev = detail::op_device(op, {&x});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
-        return cuda::softmax_fwd(g, x);
-    }
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g))) return cuda::softmax_fwd(g, x);
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> xc = detail::cpu_input(op, x);
@@ -50,10 +47,7 @@ Tensor<T> softmax_bwd(const Tensor<T>& dy, const Tensor<T>& y) {
     const SoftmaxGeometry g = softmax_geometry(op, y.shape());
     const Device dev = detail::op_device(op, {&dy, &y});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(g));
-        return cuda::softmax_bwd(g, dy, y);
-    }
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(g))) return cuda::softmax_bwd(g, dy, y);
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     const Tensor<T> dyc = detail::cpu_input(op, dy), yc = detail::cpu_input(op, y);

@@ -45,10 +45,8 @@ void adam_update(Tensor<T>& p, const Tensor<T>& g, Tensor<T>& m, Tensor<T>& v, c
                  " and its moments must be contiguous");
     const Device dev = detail::op_device(op, {&p, &g, &m, &v});
 #if ICHSEG_WITH_CUDA
-    if (dev.is_cuda()) {
-        detail::require_support<T>(op, dev, cuda::supports<T>(s));
+    if (dev.is_cuda() && detail::require_support<T>(op, dev, cuda::supports<T>(s)))
         return cuda::adam_update(p, g, m, v, s);
-    }
 #endif
     detail::require_support<T>(op, dev, cpu::supports<T>(s));
     const Tensor<T> gc = g.contiguous();
