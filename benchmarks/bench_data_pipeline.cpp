@@ -3,6 +3,12 @@
 ///   pipeline/full            read DICOM (512x512 int16, explicit LE) -> HU -> window -> SPEC §2 augmentation
 ///                            (translate, rotate, scale, flip) -> 256x256: the per-core figure (target >= 500)
 ///   pipeline/full_jpegls     the same from JPEG-LS lossless files (CQ500-like compressed storage)
+///   pipeline/full_j2k_lossless, pipeline/full_j2k_lossy
+///                            the same from JPEG 2000 files: .90 (reversible wavelet) and .91 at 10:1 (irreversible),
+///                            as PACS exports and archives store them (OpenJPEG decoder, io/dicom/jpeg2000.hpp)
+///   stage/dicom_read_hu_512[/jpegls|/j2k_lossless|/j2k_lossy]
+///                            the DICOM read + HU step alone for each storage (plain explicit LE without suffix)
+///                            (counter bytes_per_slice: the file size, i.e. what the storage saves)
 ///   stage/*                  each step alone: DICOM read + HU, window, anti-aliased resize, augmentation (image +
 ///                            mask), global view, local pair, context corruption, NIfTI volume read (per slice)
 ///   loader/threads:N         the BatchLoader on an RSNA-like folder of DICOM files, batch 32, N worker threads
@@ -34,7 +40,7 @@ constexpr int64_t kSize = 512, kSlices = 16;
 struct Fixture {
     std::string dir;
     data::Phantom ph;
-    std::vector<std::string> plain, jpegls;
+    std::vector<std::string> plain, jpegls, j2k_lossless, j2k_lossy;
     std::string nifti;
     std::shared_ptr<io::RsnaDataset> rsna;
     Fixture() {
@@ -60,6 +66,13 @@ struct Fixture {
             w.transfer_syntax = io::DicomTransferSyntax::jpegls_lossless;
             jpegls.push_back(dir + "/jls_" + std::to_string(k) + ".dcm");
             io::write_dicom_slice(jpegls.back(), w, px.data());
+            w.transfer_syntax = io::DicomTransferSyntax::jpeg2000_lossless;
+            j2k_lossless.push_back(dir + "/j2k_" + std::to_string(k) + ".dcm");
+            io::write_dicom_slice(j2k_lossless.back(), w, px.data());
+            w.transfer_syntax = io::DicomTransferSyntax::jpeg2000;
+            w.j2k_ratio = 10;
+            j2k_lossy.push_back(dir + "/j2k_lossy_" + std::to_string(k) + ".dcm");
+            io::write_dicom_slice(j2k_lossy.back(), w, px.data());
             w.transfer_syntax = io::DicomTransferSyntax::explicit_le;
             char id[32];
             std::snprintf(id, sizeof id, "ID_%09llx", static_cast<unsigned long long>(0xabc000 + k));
@@ -105,15 +118,28 @@ void full_pipeline(benchmark::State& state, const std::vector<std::string>& file
 
 void BM_pipeline_full(benchmark::State& state) { full_pipeline(state, fixture().plain); }
 void BM_pipeline_full_jpegls(benchmark::State& state) { full_pipeline(state, fixture().jpegls); }
+void BM_pipeline_full_j2k_lossless(benchmark::State& state) { full_pipeline(state, fixture().j2k_lossless); }
+void BM_pipeline_full_j2k_lossy(benchmark::State& state) { full_pipeline(state, fixture().j2k_lossy); }
 
-void BM_stage_dicom_read_hu(benchmark::State& state) {
+/// DICOM read + HU of one storage form: 0 plain (explicit LE), 1 JPEG-LS, 2 JPEG 2000 .90, 3 JPEG 2000 .91 10:1.
+void stage_dicom_read_hu(benchmark::State& state, int format) {
+    const Fixture& f = fixture();
+    const std::vector<std::string>* files[4] = {&f.plain, &f.jpegls, &f.j2k_lossless, &f.j2k_lossy};
+    const auto& list = *files[format];
     int64_t i = 0;
     for (auto _ : state) {
-        const io::DicomSlice s = io::read_dicom_slice(fixture().plain[static_cast<size_t>(i++ % kSlices)]);
+        const io::DicomSlice s = io::read_dicom_slice(list[static_cast<size_t>(i++ % kSlices)]);
         benchmark::DoNotOptimize(s.hu.data());
     }
     state.SetItemsProcessed(state.iterations());
+    double bytes = 0;
+    for (const auto& p : list) bytes += static_cast<double>(std::filesystem::file_size(p));
+    state.counters["bytes_per_slice"] = bytes / static_cast<double>(list.size());
 }
+void BM_stage_dicom_read_hu(benchmark::State& state) { stage_dicom_read_hu(state, 0); }
+void BM_stage_dicom_read_hu_jpegls(benchmark::State& state) { stage_dicom_read_hu(state, 1); }
+void BM_stage_dicom_read_hu_j2k_lossless(benchmark::State& state) { stage_dicom_read_hu(state, 2); }
+void BM_stage_dicom_read_hu_j2k_lossy(benchmark::State& state) { stage_dicom_read_hu(state, 3); }
 
 void BM_stage_window(benchmark::State& state) {
     const float* hu = fixture().ph.ct.slice(kSlices / 2);
@@ -227,7 +253,12 @@ void BM_loader(benchmark::State& state) {
 
 BENCHMARK(BM_pipeline_full)->Name("pipeline/full")->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_pipeline_full_jpegls)->Name("pipeline/full_jpegls")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_pipeline_full_j2k_lossless)->Name("pipeline/full_j2k_lossless")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_pipeline_full_j2k_lossy)->Name("pipeline/full_j2k_lossy")->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stage_dicom_read_hu)->Name("stage/dicom_read_hu_512")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_stage_dicom_read_hu_jpegls)->Name("stage/dicom_read_hu_512/jpegls")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_stage_dicom_read_hu_j2k_lossless)->Name("stage/dicom_read_hu_512/j2k_lossless")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_stage_dicom_read_hu_j2k_lossy)->Name("stage/dicom_read_hu_512/j2k_lossy")->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stage_window)->Name("stage/window_512")->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_stage_resize_512_to_256)->Name("stage/resize_aa_512_to_256")->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_stage_augment_image_and_mask)->Name("stage/augment_seg_512_to_256")->Unit(benchmark::kMicrosecond);

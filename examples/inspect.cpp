@@ -1,7 +1,8 @@
 /// @file inspect.cpp
 /// @brief ichseg_inspect: the first look at a scan. For a NIfTI file, a DICOM file or a folder of DICOM files it
 /// prints JSON (shape, voxel spacing, affine, orientation, modality, the series chosen, HU min / max / mean,
-/// warnings) and exits 0; on any problem it prints the error (naming the file) on stderr and exits 1.
+/// warnings) and exits 0; on any problem it prints the error (naming the file) on stderr and exits 1. Any
+/// modality is shown (MR, PET, ...), with "ct": false and a note that the pipeline takes CT only.
 ///   ichseg_inspect /data/ct-ich/ct_scans/049.nii
 ///   ichseg_inspect "/data/CQ500/CQ500CT1 CQ500CT1"
 #include <CLI/CLI.hpp>

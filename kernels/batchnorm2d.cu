@@ -58,7 +58,10 @@ __global__ void apply_kernel(int C, int HW, const float* __restrict__ x, const f
     const float* xp = x + plane * HW;
     float* yp = y + plane * HW;
     const int stride = gridDim.y * blockDim.x;
-    if ((HW & 3) == 0) {
+    // float4 only when every plane starts on a 16-byte boundary: HW % 4 == 0 AND both base pointers aligned (a
+    // view with a storage offset, e.g. narrow() of a flat buffer, can start anywhere).
+    const bool aligned = ((reinterpret_cast<unsigned long long>(x) | reinterpret_cast<unsigned long long>(y)) & 15) == 0;
+    if ((HW & 3) == 0 && aligned) {
         const float4* x4 = reinterpret_cast<const float4*>(xp);
         float4* y4 = reinterpret_cast<float4*>(yp);
         for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < HW / 4; i += stride) {

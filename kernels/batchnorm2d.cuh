@@ -4,7 +4,8 @@
 ///               x0 is the channel's first element (no catastrophic cancellation when |mean| >> std), then one
 ///               thread per channel merges the partials in double and writes mean, invstd, the running-statistics
 ///               update and the affine coefficients a = gamma * invstd, b = beta - mean * a.
-///   apply:      grid (planes, slices); y = a x + b (+ ReLU), float4 when a plane is a multiple of 4 elements.
+///   apply:      grid (planes, slices); y = a x + b (+ ReLU), float4 when a plane is a multiple of 4 elements and x, y
+///               are 16-byte aligned.
 ///   backward:   partial sums of dy' and dy' (x - mean) (dy' = dy masked by y > 0 with the fused ReLU), a per-channel
 ///               finalize in double, then dx = a dy' + cx x + b, exactly the CPU formula.
 /// Three passes over x in training forward (2 reads + 1 write) and backward (3 reads + 1 write).

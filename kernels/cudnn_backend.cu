@@ -1,7 +1,8 @@
 /// @file cudnn_backend.cu
 /// @brief cuDNN 9 (legacy convolution and batch-norm API, NCHW float) behind dlopen. Algorithms come from
 /// cudnnFind* (measured once per shape, precision and role, then cached), as PyTorch does with
-/// torch.backends.cudnn.benchmark = True. Math: FP32 -> CUDNN_FMA_MATH (no tensor cores), TF32 ->
+/// torch.backends.cudnn.benchmark = True; under CudnnAlgos::Direct (the tests' oracle) only the GEMM-like and
+/// direct algorithms qualify, never FFT or Winograd. Math: FP32 -> CUDNN_FMA_MATH (no tensor cores), TF32 ->
 /// CUDNN_TENSOR_OP_MATH on float data. BF16 is not offered by this backend: it runs TF32 and says so once.
 #include <cudnn.h>
 
@@ -114,7 +115,7 @@ cudnnMathType_t math_for(Precision p) {
 }
 
 using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                       int64_t, int>;
+                       int64_t, int, int>;
 struct Choice {
     int algo;
     cudnnMathType_t math;
@@ -124,17 +125,34 @@ std::map<Key, Choice>& cache() {
     return c;
 }
 Key key(int role, const Conv2dGeometry& g, Precision p) {
-    return Key{role, g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.stride_h, g.stride_w, g.pad_h, g.pad_w, static_cast<int>(p)};
+    return Key{role, g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
+               static_cast<int>(p), static_cast<int>(cudnn_algos())};
 }
-/// The fastest successful result that respects the math mode (FMA only in FP32).
+/// Algorithms that transform the operands (FFT, Winograd): excluded under CudnnAlgos::Direct.
+bool transformed(cudnnConvolutionFwdAlgo_t a) {
+    return a == CUDNN_CONVOLUTION_FWD_ALGO_FFT || a == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+           a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD || a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+}
+bool transformed(cudnnConvolutionBwdDataAlgo_t a) {
+    return a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+           a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
+}
+bool transformed(cudnnConvolutionBwdFilterAlgo_t a) {
+    return a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT || a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
+           a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD || a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
+}
+/// The fastest successful result that respects the math mode (FMA only in FP32) and the algorithm policy.
 template <class Perf>
 Choice pick(const Perf* perf, int n, Precision p, const char* what) {
+    const bool direct_only = cudnn_algos() == CudnnAlgos::Direct;
     for (int i = 0; i < n; ++i) {
         if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
         if (p == Precision::FP32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH) continue;
+        if (direct_only && transformed(perf[i].algo)) continue;
         return {static_cast<int>(perf[i].algo), perf[i].mathType};
     }
-    fail("cuDNN found no usable ", what, " algorithm for this convolution");
+    fail("cuDNN found no usable ", what, " algorithm for this convolution",
+         direct_only ? " (FFT and Winograd excluded: CudnnAlgos::Direct)" : "");
 }
 
 }  // namespace

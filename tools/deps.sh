@@ -6,8 +6,9 @@ ICHSEG_DEBIAN_PACKAGES=(
     build-essential cmake pkg-config
     libeigen3-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
     catch2 libbenchmark-dev
-    libdcmtk-dev dcmtk libniftiio-dev libnifti2-dev libznz-dev zlib1g-dev
+    libdcmtk-dev dcmtk libniftiio-dev libnifti2-dev libznz-dev zlib1g-dev libopenjp2-7-dev
     clang libclang-rt-14-dev
+    python3
 )
 missing=()
 for p in "${ICHSEG_DEBIAN_PACKAGES[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Short libFuzzer runs of the file readers (NIfTI, DICOM, CSV + the layouts' label files), as CI runs them.
+# Short libFuzzer runs of the file readers (NIfTI, DICOM, the JPEG 2000 decoder, CSV + the layouts' label files,
+# model files: safetensors + the model loader), as CI runs them.
 # Builds tests/fuzz/*.cpp with clang++ -fsanitize=fuzzer,address,undefined into build-fuzz/, writes a seed corpus
-# (valid files of every kind the readers accept) and fuzzes each target for a bounded time, the three in parallel.
+# (valid files of every kind the readers accept) and fuzzes each target for a bounded time, all in parallel.
 # A crash, sanitizer report, leak, timeout or out-of-memory fails the script; the input is kept in
 # build-fuzz/artifacts/. Usage: tools/fuzz.sh [seconds per target, default 30]   (env ICHSEG_FUZZ_SECONDS too)
 set -euo pipefail
@@ -19,14 +20,15 @@ if [ -z "$CXX" ]; then
 fi
 OUT=build-fuzz
 mkdir -p "$OUT/artifacts"
-INC=(-Iinclude -I/usr/include/nifti -I/usr/include/eigen3)
-LIBS=(-ldcmjpls -ldcmjpeg -ldcmimgle -ldcmdata -loflog -lofstd -lniftiio -lznz -lz -lm -lpthread)
+INC=(-Iinclude -I/usr/include/nifti -I/usr/include/eigen3 -I/usr/include/openjpeg-2.5)
+LIBS=(-ldcmjpls -ldcmjpeg -ldcmimgle -ldcmdata -loflog -lofstd -lopenjp2 -lniftiio -lznz -lz -lm -lpthread)
+TARGETS=(nifti dicom jpeg2000 csv model_file)
 SAN=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 COMMON=(-std=c++17 -O1 -g -DICHSEG_WITH_IO=1)
 
 build() {  # name: compile when the source or a header is newer than the binary
     local name=$1 src=tests/fuzz/$1.cpp bin=$OUT/$1
-    if [ ! -x "$bin" ] || [ -n "$(find "$src" include/ichseg/io include/ichseg/data -newer "$bin" -print -quit)" ]; then
+    if [ ! -x "$bin" ] || [ -n "$(find "$src" include/ichseg -newer "$bin" -print -quit)" ]; then
         "$CXX" "${COMMON[@]}" "${SAN[@]}" "${INC[@]}" "$src" -o "$bin" "${LIBS[@]}"
     fi
 }
@@ -34,6 +36,9 @@ echo "== fuzz: building targets with $CXX"
 start=$(date +%s)
 build fuzz_nifti & p1=$!
 build fuzz_dicom & p2=$!
+wait $p1 && wait $p2
+build fuzz_jpeg2000 & p1=$!
+build fuzz_model_file & p2=$!
 wait $p1 && wait $p2
 build fuzz_csv
 if [ ! -x "$OUT/make_seeds" ] || [ -n "$(find tests/fuzz/make_seeds.cpp include/ichseg -newer "$OUT/make_seeds" -print -quit)" ]; then
@@ -44,16 +49,17 @@ rm -rf "$OUT/seeds" "$OUT/corpus"
 "$OUT/make_seeds" "$OUT/seeds" > /dev/null
 status=0
 pids=()
-for t in nifti dicom csv; do
+seeds_of() { case $1 in model_file) echo model ;; *) echo "$1" ;; esac; }
+for t in "${TARGETS[@]}"; do
     mkdir -p "$OUT/corpus/$t"
-    cp "$OUT/seeds/$t"/* "$OUT/corpus/$t/"
+    cp "$OUT/seeds/$(seeds_of "$t")"/* "$OUT/corpus/$t/"
     ( cd "$OUT" && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 UBSAN_OPTIONS=print_stacktrace=1 \
         "./fuzz_$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
         -artifact_prefix="artifacts/$t-" "corpus/$t" > "fuzz_$t.log" 2>&1 ) &
     pids+=($!)
 done
 i=0
-for t in nifti dicom csv; do
+for t in "${TARGETS[@]}"; do
     if wait "${pids[$i]}"; then
         runs=$(grep -E "stat::number_of_executed_units" "$OUT/fuzz_$t.log" | awk '{print $2}')
         echo "   fuzz_$t: ok, ${runs:-?} inputs in ${SECS} s, corpus $(ls "$OUT/corpus/$t" | wc -l) files"

@@ -351,13 +351,113 @@ TEST_CASE("inspect: JSON for a NIfTI file, a DICOM file and a DICOM folder, clea
     CHECK(jf["series"]["description"] == "PLAIN THIN");
     CHECK(jf["series_candidates"].size() == 4);
     CHECK(jf["modality"] == "CT");
+    CHECK(jf["ct"] == true);
+    CHECK_FALSE(jf.contains("note"));
     CHECK(jf["shape"][2] == 12);
     const auto jd = inspect_path(cq.cases[0].files[0]);
     CHECK(jd["format"] == "dicom-file");
     CHECK(jd["shape"][2] == 1);
     CHECK_THROWS_WITH(inspect_path(d / "nothing.nii"), Contains("nothing.nii"));
     fs::create_directories(d / "emptydir");
-    CHECK_THROWS_WITH(inspect_path(d / "emptydir"), Contains("no usable DICOM CT series"));
+    CHECK_THROWS_WITH(inspect_path(d / "emptydir"), Contains("no usable DICOM series"));
     test::write_bytes(d / "junk.dcm", "junk");
     CHECK_THROWS_WITH(inspect_path(d / "junk.dcm"), Contains("junk.dcm"));
+}
+
+namespace {
+/// Rewrite a DICOM file, or every one under a folder, with Modality = `m` (and the MR SOP class), in place.
+void set_modality(const std::string& path, const char* m) {
+    std::vector<std::string> files;
+    if (fs::is_directory(path)) {
+        for (const auto& e : fs::recursive_directory_iterator(path))
+            if (e.is_regular_file()) files.push_back(e.path().string());
+    } else {
+        files.push_back(path);
+    }
+    for (const auto& f : files) {
+        DcmFileFormat ff;
+        REQUIRE(ff.loadFile(f.c_str()).good());
+        const E_TransferSyntax xs = ff.getDataset()->getOriginalXfer();
+        ff.getDataset()->putAndInsertString(DCM_Modality, m);
+        ff.getDataset()->putAndInsertString(DCM_SOPClassUID, UID_MRImageStorage);
+        REQUIRE(ff.saveFile(f.c_str(), xs).good());
+    }
+}
+}  // namespace
+
+TEST_CASE("inspect: any modality is shown, with a note that the pipeline takes CT only", "[io][inspect]") {
+    test::TempDir d;
+    test::LogCapture quiet;
+    LayoutOptions o = small(1);
+    o.slices = 6;
+    const LayoutManifest cq = write_cq500_layout(d / "cq", o);
+    const std::string folder = fs::path(cq.cases[0].files[0]).parent_path().parent_path().string();
+    SECTION("one MR file") {
+        set_modality(folder, "MR");
+        const auto j = inspect_path(cq.cases[0].files[0]);
+        CHECK(j["format"] == "dicom-file");
+        CHECK(j["modality"] == "MR");
+        CHECK(j["ct"] == false);
+        CHECK_THAT(j["note"].get<std::string>(), Contains("modality MR: ichseg's pipeline takes CT only") &&
+                                                     Contains("refuse this file"));
+        CHECK_FALSE(j.contains("hu"));
+        CHECK(j["values"]["max"].get<double>() > j["values"]["min"].get<double>());
+        CHECK_THAT(j["values"]["unit"].get<std::string>(), Contains("not Hounsfield units"));
+    }
+    SECTION("a folder of MR series only: the preferred series is shown, marked") {
+        set_modality(folder, "MR");
+        const auto j = inspect_path(folder);
+        CHECK(j["format"] == "dicom-series");
+        CHECK(j["modality"] == "MR");
+        CHECK(j["ct"] == false);
+        CHECK_THAT(j["note"].get<std::string>(), Contains("refuse this series"));
+        CHECK(j["series"]["description"] == "PLAIN THIN");
+        for (const auto& c : j["series_candidates"]) CHECK(c["modality"] == "MR");
+    }
+    SECTION("MR next to CT: the CT series is chosen, the MR series is listed") {
+        // the thin plain series becomes MR: the thick plain CT series is then the best CT series
+        for (const auto& e : fs::directory_iterator(folder))
+            if (e.path().filename().string() == "CT PLAIN THIN") set_modality(e.path().string(), "MR");
+        const auto j = inspect_path(folder);
+        CHECK(j["modality"] == "CT");
+        CHECK(j["ct"] == true);
+        CHECK(j["series"]["description"] == "Plain");
+        int mr = 0;
+        for (const auto& c : j["series_candidates"]) mr += c["modality"] == "MR";
+        CHECK(mr == 1);
+    }
+    SECTION("a JPEG 2000 MR file written by other software (checked-in fixture)") {
+        const auto j = inspect_path(std::string(ICHSEG_IO_TEST_DATA) + "/jpeg2000/mr_u16_90.dcm");
+        CHECK(j["modality"] == "MR");
+        CHECK(j["ct"] == false);
+        CHECK(j["dicom"]["transfer_syntax_uid"] == "1.2.840.10008.1.2.4.90");
+        CHECK(j["shape"] == nlohmann::json({48, 40, 1}));
+    }
+}
+
+TEST_CASE("dataset readers refuse non-CT images with a clear reason", "[io][datasets][errors]") {
+    test::TempDir d;
+    test::LogCapture quiet;
+    SECTION("RSNA: an MR slice is an error naming the file (skipped by the loader and by validate)") {
+        const LayoutManifest man = write_rsna_layout(d.path(), small(1));
+        const std::string f = man.cases[1].files[0];
+        set_modality(f, "MR");
+        RsnaDataset ds(d.path());
+        int64_t idx = -1;
+        for (int64_t i = 0; i < ds.size(); ++i)
+            if (f.find(ds.image_id(i)) != std::string::npos) idx = i;
+        REQUIRE(idx >= 0);
+        CHECK_THROWS_WITH(ds.load(idx), Contains(fs::path(f).filename().string() + ": modality 'MR' is not CT"));
+        const std::string id = ds.image_id(idx);
+        const auto bad = ds.validate(1);
+        CHECK(has_skip(bad, id, "modality 'MR' is not CT"));
+    }
+    SECTION("CQ500: a patient whose series are MR is skipped, each file with its reason") {
+        write_cq500_layout(d.path(), small(2));
+        set_modality(d.path() + "/CQ500CT1 CQ500CT1", "MR");
+        Cq500Dataset ds(d.path());
+        CHECK(ds.size() == 1);
+        CHECK(has_skip(ds.skipped(), "CQ500CT1 CQ500CT1", "modality 'MR' is not CT"));
+        CHECK(has_skip(ds.skipped(), "CQ500CT1 CQ500CT1", "no usable CT series"));
+    }
 }

@@ -4,16 +4,29 @@
 /// affine parameters, so that eval-mode batch norm matters; the head weights are multiplied by HEAD_SCALE (default
 /// 6) so that the logits spread and the probabilities compared are not near-constant.
 ///   predict_make_model OUT.safetensors SEED BASE_WIDTH DEPTH FACTOR INPUT_SIZE [HEAD_SCALE]
+/// Also, for the DICOM SEG check (dicom_seg_highdicom_test.py): the hand-set "hyperdense band" model of
+/// predict_test_util.hpp, whose mask is exactly the 55..100 HU pixels of a head slice at the model's input size:
+///   predict_make_model --band OUT.safetensors INPUT_SIZE
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "ichseg/ichseg.hpp"
 #include "ichseg/nn/model_file.hpp"
+#include "predict_test_util.hpp"
 
 using namespace ichseg;
 
 int main(int argc, char** argv) {
+    if (argc == 4 && std::string(argv[1]) == "--band") {
+        try {
+            test::write_band_model(argv[2], std::atoll(argv[3]));
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "predict_make_model: %s\n", e.what());
+            return 1;
+        }
+        return 0;
+    }
     if (argc != 7 && argc != 8) {
         std::fprintf(stderr, "usage: %s OUT SEED BASE_WIDTH DEPTH FACTOR INPUT_SIZE [HEAD_SCALE]\n", argv[0]);
         return 2;

@@ -34,6 +34,7 @@ struct Fixture {
         test::write_constant_model(cav_bone, 0.1, "cavity", 150, 650);
     }
 };
+#ifdef ICHSEG_PREDICT_BIN  // the helpers below serve only the program tests
 Fixture& fx() {
     static Fixture f;
     return f;
@@ -89,7 +90,6 @@ void write_series(const std::string& dir, const io::Volume& v, const SeriesSpec&
     }
 }
 
-#ifdef ICHSEG_PREDICT_BIN
 test::ProgramRun predict_run(std::vector<std::string> args) {
     args.insert(args.begin(), ICHSEG_PREDICT_BIN);
     return test::run_program(args);

@@ -3,21 +3,15 @@
 /// parallel task.
 #pragma once
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
 
+#include "ichseg/core/eigen.hpp"
 #include "ichseg/core/parallel.hpp"
 #include "ichseg/params/adam.hpp"
 
 namespace ichseg::cpu {
 
-// GCC 12 reports its own AVX-512 intrinsics (_mm512_undefined_ps in Eigen's packet sqrt) as "may be used
-// uninitialized" once this loop is inlined: a false positive inside the compiler's headers (GCC bug 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 /// p, m, v updated in place from the gradient g; n elements, all contiguous.
 template <class T>
 void adam_update(int64_t n, T* p, const T* g, T* m, T* v, const AdamStep<T>& s) {
@@ -42,8 +36,5 @@ void adam_update(int64_t n, T* p, const T* g, T* m, T* v, const AdamStep<T>& s) 
         P -= step_size * (M / (V.sqrt() / bc2_sqrt + eps));
     });
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 }  // namespace ichseg::cpu

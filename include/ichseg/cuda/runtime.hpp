@@ -33,6 +33,14 @@ enum class ConvBackend { Ichseg, Cudnn };
 enum class NormBackend { Ichseg, Cudnn };
 /// Who computes the plain GEMMs of linear layers.
 enum class GemmBackend { Ichseg, Cublas };
+/// Which convolution algorithms the cuDNN backend may take from cudnnFind (fastest first).
+///   Any     every algorithm cuDNN offers, FFT and Winograd included: the speed baseline, as PyTorch's
+///           torch.backends.cudnn.benchmark = True. The default.
+///   Direct  only the algorithms that sum products of the untransformed operands (implicit, precomputed and
+///           explicit GEMM, direct): the accuracy oracle of the [cuda] tests. FFT and Winograd compute in a
+///           transformed domain; their FP32 error grows with the transform size and the largest magnitude in
+///           the tile, not with each output's own sum, and can exceed the FP32 oracle tolerance (1e-5 x max|ref|).
+enum class CudnnAlgos { Any, Direct };
 
 inline const char* precision_name(Precision p) {
     return p == Precision::FP32 ? "fp32" : p == Precision::TF32 ? "tf32" : "bf16";
@@ -59,6 +67,7 @@ struct Backends {
     ConvBackend conv = ConvBackend::Ichseg;
     NormBackend norm = NormBackend::Ichseg;
     GemmBackend gemm = GemmBackend::Ichseg;
+    CudnnAlgos cudnn_algos = CudnnAlgos::Any;
 };
 inline Backends& backends_ref() {
     static Backends b = [] {
@@ -69,6 +78,8 @@ inline Backends& backends_ref() {
             r.norm = std::strcmp(s, "cudnn") == 0 ? NormBackend::Cudnn : NormBackend::Ichseg;
         if (const char* s = std::getenv("ICHSEG_CUDA_GEMM_BACKEND"))
             r.gemm = std::strcmp(s, "cublas") == 0 ? GemmBackend::Cublas : GemmBackend::Ichseg;
+        if (const char* s = std::getenv("ICHSEG_CUDNN_ALGOS"))
+            r.cudnn_algos = std::strcmp(s, "direct") == 0 ? CudnnAlgos::Direct : CudnnAlgos::Any;
         return r;
     }();
     return b;
@@ -103,6 +114,9 @@ inline NormBackend norm_backend() { return detail::backends_ref().norm; }
 inline void set_norm_backend(NormBackend b) { detail::backends_ref().norm = b; }
 inline GemmBackend gemm_backend() { return detail::backends_ref().gemm; }
 inline void set_gemm_backend(GemmBackend b) { detail::backends_ref().gemm = b; }
+/// The cuDNN algorithm policy (process-wide; environment ICHSEG_CUDNN_ALGOS=direct sets Direct at start-up).
+inline CudnnAlgos cudnn_algos() { return detail::backends_ref().cudnn_algos; }
+inline void set_cudnn_algos(CudnnAlgos a) { detail::backends_ref().cudnn_algos = a; }
 
 /// Number of usable CUDA devices; 0 when there is none or the driver cannot be used, with the reason in *why.
 int device_count(std::string* why = nullptr);

@@ -9,12 +9,15 @@
 /// hold PixelSpacing / SliceThickness and ImageOrientationPatient of the series; per frame: PlanePosition
 /// (the source slice's ImagePositionPatient), FrameContent (dimension index: segment number, slice number) and
 /// DerivationImage (the source slice's SOP class / instance UID, purpose "Source image for image processing
-/// operation" (DCM 121322), derivation "Segmentation" (DCM 113076)); the Common Instance Reference module
+/// operation" (DCM 121322), Spatial Locations Preserved YES, derivation "Segmentation" (DCM 113076)), so
+/// highdicom and viewers can index the SEG by source image; the Common Instance Reference module
 /// lists every source image (Referenced Series Sequence). New Series and SOP Instance UIDs are made by
 /// DCMTK. The file is written under a temporary name and published like every output (output.hpp).
 #pragma once
 
 #include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmfg/fgderimg.h>
 #include <dcmtk/dcmfg/fgfracon.h>
@@ -59,6 +62,34 @@ inline std::string ds_str(double v) {
     }
     return s;
 }
+
+/// Every per-frame Source Image Sequence item gets Spatial Locations Preserved = YES: frame k is slice k of its
+/// source image, pixel for pixel (same rows, columns, position and orientation). DCMTK 3.6.7's SourceImageItem has
+/// no field for it, so it is added to the written dataset. Tools that map segments back onto source images
+/// (highdicom's get_pixels_by_source_instance, viewers) rely on this statement.
+inline void mark_spatial_locations_preserved(DcmItem& ds, const std::string& path) {
+    DcmSequenceOfItems* frames = nullptr;
+    if (ds.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, frames).bad() || !frames)
+        fail(path, ": DICOM SEG: no per-frame functional groups were written");
+    size_t marked = 0;
+    for (unsigned long f = 0; f < frames->card(); ++f) {
+        DcmItem* fg = frames->getItem(f);
+        DcmSequenceOfItems* der = nullptr;
+        if (!fg || fg->findAndGetSequence(DCM_DerivationImageSequence, der).bad() || !der) continue;
+        for (unsigned long d = 0; d < der->card(); ++d) {
+            DcmSequenceOfItems* src = nullptr;
+            DcmItem* di = der->getItem(d);
+            if (!di || di->findAndGetSequence(DCM_SourceImageSequence, src).bad() || !src) continue;
+            for (unsigned long i = 0; i < src->card(); ++i) {
+                dcm_check(src->getItem(i)->putAndInsertString(DCM_SpatialLocationsPreserved, "YES"), path,
+                          "Spatial Locations Preserved");
+                ++marked;
+            }
+        }
+    }
+    ICHSEG_CHECK(marked == frames->card(), path, ": DICOM SEG: ", marked, " of ", frames->card(),
+                 " frames reference their source image");
+}
 }  // namespace detail
 
 /// Write `mask` (on the grid of `series`: nz = series slices, ny = Rows, nx = Columns) as DICOM SEG at `path`
@@ -75,7 +106,9 @@ inline void write_dicom_seg(const std::string& path, const io::Mask& mask, const
     ICHSEG_CHECK(ny <= 65535 && nx <= 65535, path, ": DICOM SEG: image too large");
 
     IODGeneralEquipmentModule::EquipmentInfo eq("ichseg", "ichseg", "1", opt.software_version.c_str());
-    ContentIdentificationMacro ci("1", "ICH", "Intracranial hemorrhage segmentation by ichseg", "ichseg");
+    // Content Creator's Name (Type 2) is left empty: a program is not a person (a PN value "ichseg" is the retired
+    // single-component name form that dciodvfy warns about).
+    ContentIdentificationMacro ci("1", "ICH", "Intracranial hemorrhage segmentation by ichseg", "");
     DcmSegmentation* raw = nullptr;
     detail::dcm_check(DcmSegmentation::createBinarySegmentation(raw, static_cast<Uint16>(ny), static_cast<Uint16>(nx),
                                                                 eq, ci),
@@ -182,8 +215,11 @@ inline void write_dicom_seg(const std::string& path, const io::Mask& mask, const
         ICHSEG_CHECK(n == series.slices.size(), path, ": DICOM SEG: referenced ", n, " of ", series.slices.size(),
                      " source images");
     }
+    DcmFileFormat ff;
+    detail::dcm_check(seg->writeDataset(*ff.getDataset()), path, "building the dataset");
+    detail::mark_spatial_locations_preserved(*ff.getDataset(), path);
     const std::string tmp = detail::temp_name_for(path, ".dcm");
-    const OFCondition saved = seg->saveFile(tmp.c_str(), EXS_LittleEndianExplicit);
+    const OFCondition saved = ff.saveFile(tmp.c_str(), EXS_LittleEndianExplicit);
     if (saved.bad()) {
         std::remove(tmp.c_str());
         detail::dcm_check(saved, path, "writing the file");

@@ -1,0 +1,53 @@
+// libFuzzer target: model files are untrusted input (users download them). The safetensors reader (header
+// length, JSON, names, dtypes, shapes, data_offsets, metadata, every tensor converted to float) and the model
+// description (the ichseg.* metadata keys, range-checked) and the comparison of the tensors with the configured
+// U-Net (check_model_tensors), on arbitrary bytes written to a temporary file: all that nn::load_model does before
+// it builds the network. Any ichseg::Error is an accepted outcome; a crash, sanitizer report, hang
+// or runaway allocation is a bug. (The network itself is not built here: ichseg's operators use GCC extensions
+// that clang, the fuzzing compiler, does not have; nn/model_file.hpp's load_model builds it only after these
+// checks passed.)
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "ichseg/nn/model_info.hpp"
+
+namespace {
+struct TempDir {
+    std::string path;
+    explicit TempDir(const char* pattern) {
+        std::string t = pattern;
+        const char* d = mkdtemp(&t[0]);
+        path = d ? d : "/tmp";
+    }
+    ~TempDir() {
+        if (path != "/tmp") {
+            std::remove((path + "/model.safetensors").c_str());
+            ::rmdir(path.c_str());
+        }
+    }
+};
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    static const TempDir tmp("/tmp/ichseg-fuzz-model-XXXXXX");
+    const std::string path = tmp.path + "/model.safetensors";
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f) return 0;
+    if (size) std::fwrite(data, 1, size, f);
+    std::fclose(f);
+    try {
+        const ichseg::io::SafetensorsFile s = ichseg::io::SafetensorsFile::read(path);
+        for (const auto& k : s.keys()) {  // every tensor converts (dtype, shape and offsets were validated)
+            const auto t = s.get<float>(k);
+            if (t.numel() != ichseg::numel(s.entry(k).shape)) __builtin_trap();
+        }
+        const ichseg::nn::ModelInfo info = ichseg::nn::read_model_info(s);
+        if (info.input_size <= 0) __builtin_trap();
+        ichseg::nn::check_model_tensors(s, info);  // what load_model checks before it builds the network
+    } catch (const ichseg::Error&) {
+    }
+    return 0;
+}
