@@ -16,7 +16,6 @@
 #include <string>
 
 #include "bench_cuda_common.hpp"
-#include "ichseg/cuda/module.hpp"
 #include "ichseg/ichseg.hpp"
 
 using namespace ichseg;
@@ -40,8 +39,8 @@ StepState& current() {
     return s;
 }
 
-/// The single module-to-device move of this file (nn::to_device today, Module::to(Device) after the restructuring).
-void move_to_gpu(nn::UNet<float>& net) { nn::to_device(net, Device::cuda()); }
+/// The single module-to-device move of this file.
+void move_to_gpu(nn::UNet<float>& net) { net.to(Device::cuda()); }
 
 void train_step(benchmark::State& state, Variant v) {
     bench::guarded(state, [&] {

@@ -4,8 +4,7 @@
 /// every loss, gradient, parameter and buffer back to the host; compare two such runs bit for bit or within the
 /// step tolerances of test_unet_step_cuda.cpp.
 ///
-/// move_to() below is the only place these tests move a module to a device (nn::to_device today;
-/// Module::to(Device) once the backend interface is restructured: change it here).
+/// move_to() below is the only place these tests move a module to a device (nn::Module::to).
 #pragma once
 
 #include <cmath>
@@ -14,14 +13,13 @@
 #include <vector>
 
 #include "cuda_support.hpp"
-#include "ichseg/cuda/module.hpp"
 #include "ichseg/ichseg.hpp"
 
 namespace ichseg::test {
 
 template <class M>
 void move_to(M& module, Device dev) {
-    nn::to_device(module, dev);
+    module.to(dev);
 }
 
 struct StepSetup {

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "ichseg/cuda/conv2d.hpp"
+#include "ichseg/cuda/common.hpp"
 
 namespace ichseg::cuda {
 

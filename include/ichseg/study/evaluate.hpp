@@ -3,7 +3,7 @@
 /// sum TP / FP / FN per volume (eps = 1 metrics), with and without the intracranial-cavity mask (ICM: union of
 /// the tissue- and bone-window U-Nets' thresholded predictions; predictions outside it are zeroed). Batched
 /// inference and the ICM rule are the Segmenter's (predict/inference.hpp). The networks run where their
-/// parameters are (study/device.hpp); batches go there, predictions come back.
+/// parameters are (nn::Module::to, Module::device); batches go there, predictions come back.
 #pragma once
 
 #include <map>
@@ -14,7 +14,6 @@
 #include "ichseg/nn/unet.hpp"
 #include "ichseg/predict/inference.hpp"
 #include "ichseg/study/data.hpp"
-#include "ichseg/study/device.hpp"
 
 namespace ichseg::study {
 
@@ -34,7 +33,7 @@ inline Tensor<float> predict_slices(nn::UNet<float>& net, const data::VolumeSlic
                      s.image.h, " x ", s.image.w, ", the first one ", H, " x ", W);
         std::copy(s.image.data(), s.image.data() + H * W, dst);
     };
-    return predict::batched_probabilities(net, module_device(net), n, H, W, batch, fill);
+    return predict::batched_probabilities(net, net.device(), n, H, W, batch, fill);
 }
 
 /// ICM of every slice of the given cases (the ICM rule of predict/inference.hpp: 1 where either ICM U-Net
