@@ -10,7 +10,6 @@
 #include "ichseg/cuda/conv2d.hpp"
 #include "ichseg/cuda/global_avg_pool.hpp"
 #include "ichseg/cuda/linear.hpp"
-#include "ichseg/cuda/losses.hpp"
 #include "ichseg/cuda/max_pool2d.hpp"
 #include "ichseg/cuda/pointwise.hpp"
 #include "ichseg/cuda/runtime.hpp"

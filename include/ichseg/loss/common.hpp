@@ -46,6 +46,18 @@ Var<T> record_loss(const char* name, LossAndGrad<T> lg, const std::vector<const 
         return out;
     });
 }
+
+/// An index argument (labels, cells) readable on the host, for validation and the CPU kernels: `t` itself when it
+/// is a contiguous CPU tensor (no copy on the usual path), else a contiguous CPU copy.
+inline Tensor<int64_t> host_indices(const char* op, const char* arg, const Tensor<int64_t>& t) {
+    ICHSEG_CHECK(t.defined(), op, ": ", arg, " is undefined");
+    return t.to(Device::cpu()).contiguous();
+}
+/// The same indices on `dev` for a CUDA kernel: `t` when it is already there, else `host` (its validated host
+/// copy) moved there.
+inline Tensor<int64_t> indices_on(const Tensor<int64_t>& t, const Tensor<int64_t>& host, Device dev) {
+    return t.device() == dev ? t.contiguous() : host.to(dev);
+}
 }  // namespace detail
 
 }  // namespace ichseg
