@@ -1,5 +1,5 @@
 /// @file arithmetic.cu
-/// @brief add, mul, scale, in-place accumulation (the autograd tape's gradient sums) and the sum of all elements.
+/// @brief add, mul, scale, in-place accumulation (the autograd tape's gradient sums, through the device hooks) and the sum of all elements.
 #include <vector>
 
 #include "elementwise.cuh"
@@ -48,7 +48,7 @@ namespace launch {
 void add(int64_t n, const float* a, const float* b, float* y) { kern::launch_map(n, kern::Add{a, b, y}); }
 void mul(int64_t n, const float* a, const float* b, float* y) { kern::launch_map(n, kern::Mul{a, b, y}); }
 void scale(int64_t n, const float* a, float s, float* y) { kern::launch_map(n, kern::Scale{a, s, y}); }
-void accumulate(int64_t n, float* d, const float* s) { kern::launch_map(n, kern::Accumulate{d, s}); }
+void add_inplace(int64_t n, float* d, const float* s) { kern::launch_map(n, kern::Accumulate{d, s}); }
 double sum(int64_t n, const float* x) { return kern::launch_sum(n, kern::Value{x}); }
 }  // namespace launch
 }  // namespace ichseg::cuda

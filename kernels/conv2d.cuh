@@ -64,7 +64,7 @@ struct Smem {
 };
 
 struct Args {
-    ConvShape g;  // int64 on the host; copied into ints below
+    Conv2dGeometry g;  // int64 on the host; copied into ints below
     int N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw;
     int M, Ngemm, Kd;
     int k_chunk;  // reduction indices per blockIdx.z (multiple of BK)
@@ -362,7 +362,7 @@ __global__ void reduce_splits_kernel(const float* __restrict__ part, int splits,
 
 /// Host side: fill Args and launch one role at one math mode (defined in the role's .cu file).
 template <Role RL>
-void run_implicit_gemm(const ConvShape& g, const float* a_src, const float* b_src, const float* bias, float* out,
+void run_implicit_gemm(const Conv2dGeometry& g, const float* a_src, const float* b_src, const float* bias, float* out,
                        Precision prec);
 
 /// wgrad split-K: about four blocks per SM in flight, every split at least 8 K-tiles; sets a.k_chunk and
@@ -378,14 +378,14 @@ inline int wgrad_splits(Args& a, int sms) {
     return (ktiles + tiles_per_split - 1) / tiles_per_split;
 }
 
-inline Args make_args(const ConvShape& g, Role rl) {
+inline Args make_args(const Conv2dGeometry& g, Role rl) {
     Args a{};
     a.g = g;
     a.N = static_cast<int>(g.N), a.C = static_cast<int>(g.C), a.H = static_cast<int>(g.H), a.W = static_cast<int>(g.W);
     a.K = static_cast<int>(g.K), a.R = static_cast<int>(g.R), a.S = static_cast<int>(g.S);
     a.P = static_cast<int>(g.P), a.Q = static_cast<int>(g.Q);
-    a.sh = static_cast<int>(g.sh), a.sw = static_cast<int>(g.sw), a.ph = static_cast<int>(g.ph),
-    a.pw = static_cast<int>(g.pw);
+    a.sh = static_cast<int>(g.stride_h), a.sw = static_cast<int>(g.stride_w), a.ph = static_cast<int>(g.pad_h),
+    a.pw = static_cast<int>(g.pad_w);
     if (rl == Role::Fprop) {
         a.M = a.K, a.Ngemm = a.N * a.P * a.Q, a.Kd = a.C * a.R * a.S;
     } else if (rl == Role::Dgrad) {

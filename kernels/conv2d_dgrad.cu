@@ -6,7 +6,7 @@
 namespace ichseg::cuda {
 namespace kern::conv {
 template <>
-void run_implicit_gemm<Role::Dgrad>(const ConvShape& g, const float* a_src, const float* b_src, const float*,
+void run_implicit_gemm<Role::Dgrad>(const Conv2dGeometry& g, const float* a_src, const float* b_src, const float*,
                                     float* out, Precision prec) {
     Args a = make_args(g, Role::Dgrad);
     a.a_src = a_src, a.b_src = b_src, a.bias = nullptr, a.out = out;
@@ -19,7 +19,7 @@ void run_implicit_gemm<Role::Dgrad>(const ConvShape& g, const float* a_src, cons
 }  // namespace kern::conv
 
 namespace launch {
-void conv2d_dgrad(const ConvShape& g, const float* dy, const float* w, float* dx, Precision prec, ConvBackend backend) {
+void conv2d_dgrad(const Conv2dGeometry& g, const float* dy, const float* w, float* dx, Precision prec, ConvBackend backend) {
     if (g.N * g.C * g.H * g.W == 0) return;
     if (g.K == 0) {
         ICHSEG_CUDA_CHECK(cudaMemsetAsync(dx, 0, sizeof(float) * g.N * g.C * g.H * g.W, detail::stream()));

@@ -6,7 +6,7 @@
 namespace ichseg::cuda {
 namespace kern::conv {
 template <>
-void run_implicit_gemm<Role::Fprop>(const ConvShape& g, const float* a_src, const float* b_src, const float* bias,
+void run_implicit_gemm<Role::Fprop>(const Conv2dGeometry& g, const float* a_src, const float* b_src, const float* bias,
                                     float* out, Precision prec) {
     Args a = make_args(g, Role::Fprop);
     a.a_src = a_src, a.b_src = b_src, a.bias = bias, a.out = out;
@@ -19,7 +19,7 @@ void run_implicit_gemm<Role::Fprop>(const ConvShape& g, const float* a_src, cons
 }  // namespace kern::conv
 
 namespace launch {
-void conv2d_fprop(const ConvShape& g, const float* x, const float* w, const float* b, float* y, Precision prec,
+void conv2d_fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y, Precision prec,
                   ConvBackend backend) {
     if (g.N == 0 || g.K == 0 || g.P * g.Q == 0) return;
     if (backend == ConvBackend::Cudnn) return cudnn::conv2d_fprop(g, x, w, b, y, prec);

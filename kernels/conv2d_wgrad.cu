@@ -3,6 +3,7 @@
 /// the fixed-order reduction of the split partials, and the bias gradient (a per-channel sum of dy).
 #include "conv2d.cuh"
 #include "cudnn_backend.cuh"
+#include "ichseg/cuda/conv_transpose2d.hpp"
 
 namespace ichseg::cuda {
 namespace kern::conv {
@@ -17,7 +18,7 @@ __global__ void reduce_splits_kernel(const float* __restrict__ part, int splits,
 }
 
 template <>
-void run_implicit_gemm<Role::Wgrad>(const ConvShape& g, const float* a_src, const float* b_src, const float*,
+void run_implicit_gemm<Role::Wgrad>(const Conv2dGeometry& g, const float* a_src, const float* b_src, const float*,
                                     float* out, Precision prec) {
     Args a = make_args(g, Role::Wgrad);
     a.a_src = a_src, a.b_src = b_src, a.bias = nullptr;
@@ -41,7 +42,7 @@ void run_implicit_gemm<Role::Wgrad>(const ConvShape& g, const float* a_src, cons
 }  // namespace kern::conv
 
 namespace launch {
-void conv2d_wgrad(const ConvShape& g, const float* dy, const float* x, float* dw, float* db, Precision prec,
+void conv2d_wgrad(const Conv2dGeometry& g, const float* dy, const float* x, float* dw, float* db, Precision prec,
                   ConvBackend backend) {
     const int64_t wn = g.K * g.C * g.R * g.S;
     if (g.N * g.P * g.Q == 0) {

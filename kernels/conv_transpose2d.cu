@@ -2,6 +2,7 @@
 /// @brief The pieces of conv_transpose2d that are not a convolution role: the per-channel bias of the forward
 /// pass and the bias gradient (also used by conv2d_wgrad's db). The roles themselves: conv2d_{dgrad,fprop,wgrad}.cu.
 #include "channel_reduce.cuh"
+#include "ichseg/cuda/conv_transpose2d.hpp"
 
 namespace ichseg::cuda {
 namespace kern {

@@ -12,6 +12,7 @@
 #include "common.cuh"
 #include "cudnn_backend.cuh"
 #include "dynlib.cuh"
+#include "ichseg/cuda/conv_transpose2d.hpp"
 
 namespace ichseg::cuda {
 
@@ -90,10 +91,10 @@ struct FilterDesc {
 };
 struct ConvDesc {
     cudnnConvolutionDescriptor_t d = nullptr;
-    ConvDesc(const ConvShape& g, cudnnMathType_t math) {
+    ConvDesc(const Conv2dGeometry& g, cudnnMathType_t math) {
         ICHSEG_CUDNN(cudnnCreateConvolutionDescriptor(&d));
-        ICHSEG_CUDNN(cudnnSetConvolution2dDescriptor(d, static_cast<int>(g.ph), static_cast<int>(g.pw),
-                                                     static_cast<int>(g.sh), static_cast<int>(g.sw), 1, 1,
+        ICHSEG_CUDNN(cudnnSetConvolution2dDescriptor(d, static_cast<int>(g.pad_h), static_cast<int>(g.pad_w),
+                                                     static_cast<int>(g.stride_h), static_cast<int>(g.stride_w), 1, 1,
                                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
         ICHSEG_CUDNN(cudnnSetConvolutionMathType(d, math));
     }
@@ -122,8 +123,8 @@ std::map<Key, Choice>& cache() {
     static std::map<Key, Choice> c;
     return c;
 }
-Key key(int role, const ConvShape& g, Precision p) {
-    return Key{role, g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.sh, g.sw, g.ph, g.pw, static_cast<int>(p)};
+Key key(int role, const Conv2dGeometry& g, Precision p) {
+    return Key{role, g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.stride_h, g.stride_w, g.pad_h, g.pad_w, static_cast<int>(p)};
 }
 /// The fastest successful result that respects the math mode (FMA only in FP32).
 template <class Perf>
@@ -140,7 +141,7 @@ Choice pick(const Perf* perf, int n, Precision p, const char* what) {
 
 void require() { api(); }
 
-void conv2d_fprop(const ConvShape& g, const float* x, const float* w, const float* b, float* y, Precision prec) {
+void conv2d_fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y, Precision prec) {
     cudnnHandle_t h = handle();
     TensorDesc xd(g.N, g.C, g.H, g.W), yd(g.N, g.K, g.P, g.Q);
     FilterDesc wd(g.K, g.C, g.R, g.S);
@@ -163,7 +164,7 @@ void conv2d_fprop(const ConvShape& g, const float* x, const float* w, const floa
     if (b) launch::add_channel_bias(g.N, g.K, g.P * g.Q, b, y);
 }
 
-void conv2d_dgrad(const ConvShape& g, const float* dy, const float* w, float* dx, Precision prec) {
+void conv2d_dgrad(const Conv2dGeometry& g, const float* dy, const float* w, float* dx, Precision prec) {
     cudnnHandle_t h = handle();
     TensorDesc dxd(g.N, g.C, g.H, g.W), dyd(g.N, g.K, g.P, g.Q);
     FilterDesc wd(g.K, g.C, g.R, g.S);
@@ -185,7 +186,7 @@ void conv2d_dgrad(const ConvShape& g, const float* dy, const float* w, float* dx
     ICHSEG_CUDNN(cudnnConvolutionBackwardData(h, &one, wd.d, w, dyd.d, dy, cd.d, algo, work.ptr, ws, &zero, dxd.d, dx));
 }
 
-void conv2d_wgrad(const ConvShape& g, const float* dy, const float* x, float* dw, float* db, Precision prec) {
+void conv2d_wgrad(const Conv2dGeometry& g, const float* dy, const float* x, float* dw, float* db, Precision prec) {
     cudnnHandle_t h = handle();
     TensorDesc xd(g.N, g.C, g.H, g.W), dyd(g.N, g.K, g.P, g.Q);
     FilterDesc dwd(g.K, g.C, g.R, g.S);

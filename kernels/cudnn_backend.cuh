@@ -11,9 +11,9 @@ namespace ichseg::cuda::cudnn {
 /// Throws (with the reason) when libcudnn cannot be loaded.
 void require();
 
-void conv2d_fprop(const ConvShape& g, const float* x, const float* w, const float* b, float* y, Precision prec);
-void conv2d_dgrad(const ConvShape& g, const float* dy, const float* w, float* dx, Precision prec);
-void conv2d_wgrad(const ConvShape& g, const float* dy, const float* x, float* dw, float* db, Precision prec);
+void conv2d_fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y, Precision prec);
+void conv2d_dgrad(const Conv2dGeometry& g, const float* dy, const float* w, float* dx, Precision prec);
+void conv2d_wgrad(const Conv2dGeometry& g, const float* dy, const float* x, float* dw, float* db, Precision prec);
 
 /// Spatial batch norm through cudnnBatchNormalization*; the ReLU and its mask are applied by ichseg kernels.
 /// save_mean / save_invstd receive the batch statistics (training) in cuDNN's convention (= ichseg's).

@@ -50,17 +50,17 @@ struct PoolBwd {
         atomicAdd(dx + off + argmax_window(a, x + off, p, q), __ldg(dy + o));
     }
 };
-PoolArgs pool_args(const PoolShape& g) {
+PoolArgs pool_args(const Pool2dGeometry& g) {
     return {static_cast<int>(g.C), static_cast<int>(g.H), static_cast<int>(g.W), static_cast<int>(g.kh),
             static_cast<int>(g.kw), static_cast<int>(g.sh), static_cast<int>(g.sw), static_cast<int>(g.P),
             static_cast<int>(g.Q)};
 }
 }  // namespace kern
 namespace launch {
-void max_pool2d_fwd(const PoolShape& g, const float* x, float* y) {
+void max_pool2d_fwd(const Pool2dGeometry& g, const float* x, float* y) {
     kern::launch_map(g.N * g.C * g.P * g.Q, kern::PoolFwd{kern::pool_args(g), x, y});
 }
-void max_pool2d_bwd(const PoolShape& g, const float* dy, const float* x, float* dx) {
+void max_pool2d_bwd(const Pool2dGeometry& g, const float* dy, const float* x, float* dx) {
     const int64_t n = g.N * g.C * g.H * g.W;
     if (n) ICHSEG_CUDA_CHECK(cudaMemsetAsync(dx, 0, sizeof(float) * n, detail::stream()));
     kern::launch_map(g.N * g.C * g.P * g.Q, kern::PoolBwd{kern::pool_args(g), dy, x, dx});

@@ -1,14 +1,16 @@
 /// @file runtime.cu
 /// @brief The CUDA backend's runtime: one non-blocking stream per device, the stream-ordered memory pool
 /// (cudaMallocAsync on the device's default pool, release threshold raised so freed blocks stay cached), and
-/// the hooks that core/allocator.hpp calls to allocate, free, copy and zero CUDA tensor memory.
+/// the device hooks (core/device_hooks.hpp) through which core/ and autograd/ reach the backend: allocate, free,
+/// copy and zero CUDA tensor memory, the tape's gradient accumulation, and the device queries.
 #include <cstdio>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "common.cuh"
-#include "ichseg/core/allocator.hpp"
+#include "ichseg/core/device_hooks.hpp"
+#include "ichseg/cuda/pointwise.hpp"
 
 namespace ichseg::cuda {
 namespace detail {
@@ -105,6 +107,14 @@ void hook_memset_zero(void* p, std::size_t bytes, int dev) {
     ICHSEG_CUDA_CHECK(cudaSetDevice(dev));
     ICHSEG_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, state(dev).stream));
 }
+void hook_add_inplace_f32(float* d, const float* s, int64_t n, int dev) {
+    ICHSEG_CUDA_CHECK(cudaSetDevice(dev));
+    launch::add_inplace(n, d, s);
+}
+int hook_device_count(std::string* why) { return cuda::device_count(why); }
+std::string hook_describe_device(int dev) {
+    return cuda::device_description(dev) + ", precision " + precision_name(default_precision());
+}
 }  // namespace
 
 void throw_cuda_error(cudaError_t e, const char* expr, const char* file, int line) {
@@ -188,7 +198,10 @@ void register_backend() {
     h.deallocate = &detail::hook_deallocate;
     h.copy = &detail::hook_copy;
     h.memset_zero = &detail::hook_memset_zero;
-    h.allocate = &detail::hook_allocate;
+    h.add_inplace_f32 = &detail::hook_add_inplace_f32;
+    h.device_count = &detail::hook_device_count;
+    h.describe_device = &detail::hook_describe_device;
+    h.allocate = &detail::hook_allocate;  // last: cuda_hooks_ready() tests this one
 }
 
 }  // namespace ichseg::cuda

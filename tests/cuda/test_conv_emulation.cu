@@ -67,7 +67,7 @@ struct Geo {
     int N, C, H, W, K, R, S, sh, sw, ph, pw;
     int P() const { return (H + 2 * ph - R) / sh + 1; }
     int Q() const { return (W + 2 * pw - S) / sw + 1; }
-    cuda::ConvShape shape() const { return {N, C, H, W, K, R, S, P(), Q(), sh, sw, ph, pw}; }
+    Conv2dGeometry shape() const { return {N, C, H, W, K, R, S, P(), Q(), sh, sw, ph, pw}; }
 };
 
 float xat(const Geo& g, const Vec& x, int n, int c, int h, int w) {
@@ -115,7 +115,7 @@ void check(const Geo& g, int sms) {
                             }
                     y[((static_cast<std::size_t>(n) * g.K + k) * P + p) * Q + q] = static_cast<float>(s);
                 }
-    const cuda::ConvShape cs = g.shape();
+    const Conv2dGeometry cs = g.shape();
     {
         Vec out(y.size(), NAN);
         Args a = make_args(cs, Role::Fprop);

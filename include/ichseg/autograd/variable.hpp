@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -26,9 +27,6 @@
 #include "ichseg/autograd/grad_mode.hpp"
 #include "ichseg/core/parallel.hpp"
 #include "ichseg/core/tensor.hpp"
-#if ICHSEG_WITH_CUDA
-#include "ichseg/cuda/accumulate.hpp"
-#endif
 
 namespace ichseg {
 
@@ -67,7 +65,8 @@ inline uint64_t next_node_seq() {
     thread_local uint64_t seq = 0;
     return ++seq;
 }
-/// dst = dst + g, in place when dst's buffer is not shared, else into a fresh tensor.
+/// dst = dst + g, in place when dst's buffer is not shared, else into a fresh tensor. On a CUDA device the sum is
+/// the backend's kernel, reached through the device hooks (core/device_hooks.hpp): the tape includes no cuda/.
 template <class T>
 void accumulate(Tensor<T>& dst, const Tensor<T>& g) {
     if (!dst.defined()) {
@@ -76,11 +75,20 @@ void accumulate(Tensor<T>& dst, const Tensor<T>& g) {
     }
     ICHSEG_CHECK(dst.shape() == g.shape(), "autograd: gradient of shape ", to_string(g.shape()),
                  " cannot be added to gradient of shape ", to_string(dst.shape()));
-#if ICHSEG_WITH_CUDA
-    if (dst.device().is_cuda()) return cuda::accumulate(dst, g);
-#endif
-    ICHSEG_CHECK(dst.device().is_cpu(), "autograd: gradient accumulation on ", dst.device().str(),
-                 " needs the CUDA backend's add");
+    ICHSEG_CHECK(g.device() == dst.device(), "autograd: gradient on ", g.device().str(),
+                 " cannot be added to a gradient on ", dst.device().str());
+    if (dst.device().is_cuda()) {
+        if constexpr (!std::is_same_v<T, float>) {
+            fail("autograd: gradient accumulation of ", dtype_name<T>(), " tensors on CUDA is not supported");
+        } else {
+            ICHSEG_CHECK(cuda_hooks_ready() && cuda_hooks().add_inplace_f32,
+                         "autograd: gradient accumulation on ", dst.device().str(), " needs the CUDA backend");
+            ICHSEG_CHECK(g.is_contiguous(), "autograd: strided CUDA gradient ", describe(g));
+            if (!dst.owns_buffer_exclusively() || !dst.is_contiguous()) dst = dst.clone();
+            cuda_hooks().add_inplace_f32(dst.data(), g.data(), dst.numel(), dst.device().index);
+        }
+        return;
+    }
     Tensor<T> gc = g.contiguous();
     if (!dst.owns_buffer_exclusively() || !dst.is_contiguous()) dst = dst.clone();
     T* d = dst.data();

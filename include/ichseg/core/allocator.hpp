@@ -1,6 +1,7 @@
 /// @file allocator.hpp
-/// @brief Raw buffers on a device. The CPU path is built in (64-byte aligned); the CUDA backend registers its
-/// stream-ordered pool here at start-up, so this header never includes CUDA headers.
+/// @brief Raw buffers on a device. The CPU path is built in (64-byte aligned); CUDA buffers come from the
+/// stream-ordered pool that the CUDA backend installs in the device hooks (core/device_hooks.hpp), so this header
+/// never includes CUDA headers.
 #pragma once
 
 #include <algorithm>
@@ -15,42 +16,10 @@
 #include <vector>
 
 #include "ichseg/core/device.hpp"
+#include "ichseg/core/device_hooks.hpp"
 #include "ichseg/core/error.hpp"
 
 namespace ichseg {
-
-/// Hooks that a device backend fills in. All null until the CUDA backend registers itself.
-struct DeviceBackendHooks {
-    void* (*allocate)(std::size_t bytes, int device) = nullptr;
-    void (*deallocate)(void* p, int device) = nullptr;
-    /// Copy `bytes` from src to dst; either side may be on the CPU or the CUDA device.
-    void (*copy)(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes) = nullptr;
-    void (*memset_zero)(void* p, std::size_t bytes, int device) = nullptr;
-};
-
-inline DeviceBackendHooks& cuda_hooks() {
-    static DeviceBackendHooks hooks;
-    return hooks;
-}
-
-#if ICHSEG_WITH_CUDA
-namespace cuda {
-void register_backend();  // kernels/runtime.cu (ichseg::cuda): installs the stream-ordered pool into cuda_hooks()
-}  // namespace cuda
-#endif
-
-/// True when CUDA hooks are installed; in a build linked with ichseg::cuda the first call installs them.
-inline bool cuda_hooks_ready() {
-#if ICHSEG_WITH_CUDA
-    if (!cuda_hooks().allocate) cuda::register_backend();
-#endif
-    return cuda_hooks().allocate != nullptr;
-}
-
-[[noreturn]] inline void no_cuda_backend(const char* what) {
-    fail(what, ": this program was built without the ichseg CUDA backend (reconfigure with -DICHSEG_CUDA=ON and "
-               "link ichseg::cuda)");
-}
 
 /// Bytes held by CPU tensor buffers now and at the peak since the last reset (for benchmarks and tests).
 /// Cached free blocks are not counted.

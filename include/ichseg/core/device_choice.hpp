@@ -2,16 +2,16 @@
 /// @brief The one rule that turns a user's "auto" | "cpu" | "cuda" into a device, shared by the study programs
 /// and the Segmenter: "auto" is the GPU when the program links the CUDA backend (`ichseg::cuda`, which defines
 /// ICHSEG_WITH_CUDA) and a device is usable, the CPU otherwise; "cuda" without a usable GPU is an error that says
-/// why (no backend in this build, or the driver's reason); "cpu" is the CPU.
+/// why (no backend in this build, or the driver's reason); "cpu" is the CPU. The GPU is queried through the device
+/// hooks (core/device_hooks.hpp) that the CUDA backend installs, so this header includes nothing from cuda/.
 #pragma once
 
 #include <string>
 
+#include "ichseg/config.hpp"
 #include "ichseg/core/device.hpp"
+#include "ichseg/core/device_hooks.hpp"
 #include "ichseg/core/error.hpp"
-#if ICHSEG_WITH_CUDA
-#include "ichseg/cuda/runtime.hpp"
-#endif
 
 namespace ichseg {
 
@@ -50,9 +50,11 @@ inline DeviceChoice resolve_device(const std::string& want) {
     if (want == "cpu") return c;
 #if ICHSEG_WITH_CUDA
     std::string why;
-    if (cuda::device_count(&why) > 0) {
+    ICHSEG_CHECK(cuda_hooks_ready() && cuda_hooks().device_count && cuda_hooks().describe_device,
+                 "resolve_device: the CUDA backend did not install its device hooks");
+    if (cuda_hooks().device_count(&why) > 0) {
         c.device = Device::cuda(0);
-        c.detail = cuda::device_description(0) + ", precision " + cuda::precision_name(cuda::default_precision());
+        c.detail = cuda_hooks().describe_device(0);
         return c;
     }
     if (why.empty()) why = "no CUDA device found";

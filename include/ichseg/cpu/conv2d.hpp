@@ -15,21 +15,15 @@
 #include "ichseg/core/tensor.hpp"
 #include "ichseg/cpu/gemm.hpp"
 #include "ichseg/cpu/workspace.hpp"
+#include "ichseg/params/conv2d.hpp"
 
 namespace ichseg::cpu {
-
-/// Sizes of one convolution: input N x C x H x W, weights K x C x R x S, output N x K x P x Q.
-struct ConvGeometry {
-    int64_t N, C, H, W, K, R, S, P, Q, stride_h, stride_w, pad_h, pad_w;
-    int64_t kdim() const { return C * R * S; }
-    bool is_pointwise() const { return R == 1 && S == 1 && stride_h == 1 && stride_w == 1 && pad_h == 0 && pad_w == 0; }
-};
 
 namespace detail {
 
 /// im2col for output rows [p0, p1) of one image: col[(c*R + r)*S + s][(p - p0)*Q + q] = x[c][p*sh - ph + r][...].
 template <class T>
-void im2col_rows(const T* x, const ConvGeometry& g, int64_t p0, int64_t p1, T* col) {
+void im2col_rows(const T* x, const Conv2dGeometry& g, int64_t p0, int64_t p1, T* col) {
     const int64_t npix = (p1 - p0) * g.Q;
     for (int64_t c = 0; c < g.C; ++c)
         for (int64_t r = 0; r < g.R; ++r)
@@ -60,7 +54,7 @@ void im2col_rows(const T* x, const ConvGeometry& g, int64_t p0, int64_t p1, T* c
 
 /// col2im for a whole image: dx[c][ih][iw] += col[(c*R + r)*S + s][p*Q + q].
 template <class T>
-void col2im(const T* col, const ConvGeometry& g, T* dx) {
+void col2im(const T* col, const Conv2dGeometry& g, T* dx) {
     const int64_t npix = g.P * g.Q;
     for (int64_t c = 0; c < g.C; ++c)
         for (int64_t r = 0; r < g.R; ++r)
@@ -79,7 +73,7 @@ void col2im(const T* col, const ConvGeometry& g, T* dx) {
 }
 
 /// Output rows per task: about `budget` bytes of im2col tile, at least one row, and enough tasks for all threads.
-inline int64_t rows_per_task(const ConvGeometry& g, std::size_t elem) {
+inline int64_t rows_per_task(const Conv2dGeometry& g, std::size_t elem) {
     const int64_t budget = 1 << 21;
     int64_t rows = std::max<int64_t>(1, budget / std::max<int64_t>(1, g.kdim() * g.Q * static_cast<int64_t>(elem)));
     rows = std::min(rows, g.P);
@@ -92,7 +86,7 @@ inline int64_t rows_per_task(const ConvGeometry& g, std::size_t elem) {
 
 /// y = conv(x, w) + b. x: (N,C,H,W), w: (K,C,R,S), b: (K) or null, y: (N,K,P,Q) preallocated.
 template <class T>
-void conv2d_fprop(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+void conv2d_fprop(const Conv2dGeometry& g, const T* x, const T* w, const T* b, T* y) {
     const int64_t rows = detail::rows_per_task(g, sizeof(T));
     const int64_t blocks = (g.P + rows - 1) / rows;
     const int64_t kdim = g.kdim(), PQ = g.P * g.Q;
@@ -121,7 +115,7 @@ void conv2d_fprop(const ConvGeometry& g, const T* x, const T* w, const T* b, T* 
 
 /// dx = dL/dx given dy: (N,K,P,Q) and w: (K,C,R,S); dx: (N,C,H,W) preallocated (overwritten).
 template <class T>
-void conv2d_dgrad(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
+void conv2d_dgrad(const Conv2dGeometry& g, const T* dy, const T* w, T* dx) {
     const int64_t kdim = g.kdim();
     if (g.is_pointwise()) {
         const int64_t HW = g.H * g.W;
@@ -144,7 +138,7 @@ void conv2d_dgrad(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
                     for (int64_t s = 0; s < g.S; ++s)
                         wr[((c * g.K + k) * g.R + (g.R - 1 - r)) * g.S + (g.S - 1 - s)] =
                             w[((k * g.C + c) * g.R + r) * g.S + s];
-        ConvGeometry t{g.N, g.K, g.P, g.Q, g.C, g.R, g.S, g.H, g.W, 1, 1, g.R - 1 - g.pad_h, g.S - 1 - g.pad_w};
+        Conv2dGeometry t{g.N, g.K, g.P, g.Q, g.C, g.R, g.S, g.H, g.W, 1, 1, g.R - 1 - g.pad_h, g.S - 1 - g.pad_w};
         conv2d_fprop<T>(t, dy, wr.data(), nullptr, dx);
         return;
     }
@@ -160,7 +154,7 @@ void conv2d_dgrad(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
 
 /// dw = sum over the batch of dy * im2col(x)^T, db = sum of dy; both overwritten. db may be null.
 template <class T>
-void conv2d_wgrad(const ConvGeometry& g, const T* dy, const T* x, T* dw, T* db) {
+void conv2d_wgrad(const Conv2dGeometry& g, const T* dy, const T* x, T* dw, T* db) {
     const int64_t rows = detail::rows_per_task(g, sizeof(T));
     const int64_t blocks = (g.P + rows - 1) / rows;
     const int64_t kdim = g.kdim(), PQ = g.P * g.Q, wsize = g.K * kdim;

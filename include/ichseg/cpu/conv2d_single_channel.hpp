@@ -23,7 +23,7 @@
 namespace ichseg::cpu::single_channel {
 
 /// Whether these loops run the convolution: one input channel, 3x3, stride 1, padding 1.
-inline bool applicable(const ConvGeometry& g) {
+inline bool applicable(const Conv2dGeometry& g) {
     return g.C == 1 && g.R == 3 && g.S == 3 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 1 && g.pad_w == 1;
 }
 
@@ -47,7 +47,7 @@ inline void pad_rows(const float* x, int64_t H, int64_t W, int64_t r0, int64_t r
 }  // namespace detail
 
 /// y (N, K, H, W) = conv(x (N, 1, H, W), w (K, 1, 3, 3)) + b; b may be null.
-inline void fprop(const ConvGeometry& g, const float* x, const float* w, const float* b, float* y) {
+inline void fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y) {
     using detail::v8f;
     const int64_t H = g.H, W = g.W, Wp = W + 2, HW = H * W;
     const int64_t rows = std::clamp<int64_t>(8192 / Wp, 1, H), blocks = (H + rows - 1) / rows;
@@ -84,7 +84,7 @@ inline void fprop(const ConvGeometry& g, const float* x, const float* w, const f
 
 /// dw (K, 1, 3, 3) = sum over images and pixels of dy times the shifted input; db (K) = sum of dy (may be null).
 /// Both overwritten.
-inline void wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw, float* db) {
+inline void wgrad(const Conv2dGeometry& g, const float* dy, const float* x, float* dw, float* db) {
     using detail::v8f;
     const int64_t H = g.H, W = g.W, Wp = W + 2, HW = H * W;
     // The padded images, shared by all tasks.

@@ -143,18 +143,18 @@ struct F4 {
 };
 
 /// Winograd can run any 3x3 stride-1 pad-1 convolution (float).
-inline bool applicable(const ConvGeometry& g) {
+inline bool applicable(const Conv2dGeometry& g) {
     return g.R == 3 && g.S == 3 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 1 && g.pad_w == 1;
 }
 
 /// Winograd is chosen automatically when it pays: at least 8 channels each way (smaller GEMMs do not pay for the
 /// transforms) and images of at least 4 x 4. On 4 x 4 and 8 x 8 images with 32-128 channels (the `small` U-Net's
 /// deep layers) the shared schedule is 1.5-1.8x faster than im2col + GEMM (docs/performance.md).
-inline bool preferred(const ConvGeometry& g) { return applicable(g) && g.C >= 8 && g.K >= 8 && g.H >= 4 && g.W >= 4; }
+inline bool preferred(const Conv2dGeometry& g) { return applicable(g) && g.C >= 8 && g.K >= 8 && g.H >= 4 && g.W >= 4; }
 
 /// The tile size used for a geometry: F(4x4) once the image is at least 32 x 32. Below that the filter transform
 /// (alpha^2 K C values per call) costs as much as the few GEMM columns it serves, and F(2x2) is faster.
-inline bool use_f4(const ConvGeometry& g) { return g.H >= 32 && g.W >= 32; }
+inline bool use_f4(const Conv2dGeometry& g) { return g.H >= 32 && g.W >= 32; }
 
 /// Which schedule runs, and the shared schedule's chunk size. Automatic by default; tests force each schedule
 /// and small chunks on small geometries (not thread-safe: set it only while no convolution runs).
@@ -485,7 +485,7 @@ void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int
 
 /// The transformed filter of the current call, in the calling thread's scratch (reused between calls).
 template <class WT>
-float* transformed_filter(const ConvGeometry& g, const float* w, bool rotate) {
+float* transformed_filter(const Conv2dGeometry& g, const float* w, bool rotate) {
     std::vector<float>& U = caller_buffer<float>(1);
     const size_t need = static_cast<size_t>(WT::alpha * WT::alpha * g.K * g.C);
     if (U.size() < need) U.resize(need);
@@ -494,18 +494,18 @@ float* transformed_filter(const ConvGeometry& g, const float* w, bool rotate) {
 }
 
 template <class WT>
-void fprop(const ConvGeometry& g, const float* x, const float* w, const float* b, float* y) {
+void fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y) {
     fprop_transformed<WT>(x, g.N, g.C, g.K, g.H, g.W, transformed_filter<WT>(g, w, false), b, y);
 }
 
 template <class WT>
-void dgrad(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+void dgrad(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
     fprop_transformed<WT>(dy, g.N, g.K, g.C, g.H, g.W, transformed_filter<WT>(g, w, true), nullptr, dx);
 }
 
 /// dU[a*a][K][C] = sum over all tiles of (A dY A^T) (.) (B^T d B), overwritten.
 template <class WT>
-void wgrad_transformed(const ConvGeometry& g, const float* dy, const float* x, float* dU) {
+void wgrad_transformed(const Conv2dGeometry& g, const float* dy, const float* x, float* dU) {
     constexpr int A2 = WT::alpha * WT::alpha;
     const Tiling tl(g.H, g.W, WT::m);
     const int64_t KC = g.K * g.C, HW = g.H * g.W, usize = A2 * KC;
@@ -564,7 +564,7 @@ void wgrad_transformed(const ConvGeometry& g, const float* dy, const float* x, f
 }
 
 template <class WT>
-void wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw) {
+void wgrad(const Conv2dGeometry& g, const float* dy, const float* x, float* dw) {
     constexpr int A = WT::alpha, A2 = A * A;
     const int64_t KC = g.K * g.C;
     std::vector<float>& dU_store = caller_buffer<float>(1);
@@ -601,19 +601,19 @@ void wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw) {
 /// y (N,K,H,W) = conv3x3(x, w) + b, with F(4x4) from 32 x 32 (use_f4) and F(2x2) below. F(4x4)'s forward
 /// rounding (~17 ulp of the output scale, 5x im2col's) keeps the U-Net parity test at the level of direct
 /// convolution (docs/ops.md §6).
-inline void conv2d_fprop(const ConvGeometry& g, const float* x, const float* w, const float* b, float* y) {
+inline void conv2d_fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y) {
     if (use_f4(g)) detail::fprop<F4>(g, x, w, b, y);
     else detail::fprop<F2>(g, x, w, b, y);
 }
 
 /// dx (N,C,H,W) from dy (N,K,H,W): the convolution of dy with the rotated, transposed filter.
-inline void conv2d_dgrad(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+inline void conv2d_dgrad(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
     if (use_f4(g)) detail::dgrad<F4>(g, dy, w, dx);
     else detail::dgrad<F2>(g, dy, w, dx);
 }
 
 /// dw (K,C,3,3) and db (K) (overwritten; db may be null).
-inline void conv2d_wgrad(const ConvGeometry& g, const float* dy, const float* x, float* dw, float* db) {
+inline void conv2d_wgrad(const Conv2dGeometry& g, const float* dy, const float* x, float* dw, float* db) {
     if (use_f4(g)) detail::wgrad<F4>(g, dy, x, dw);
     else detail::wgrad<F2>(g, dy, x, dw);
     if (db) {

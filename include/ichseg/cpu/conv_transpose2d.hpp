@@ -137,3 +137,30 @@ void wgrad(const Geometry& g, const T* dy, const T* x, T* dw) {
 }
 
 }  // namespace ichseg::cpu::convt2x2
+
+namespace ichseg::cpu {
+
+/// y[n,c,:,:] += b[c] for y (N, C, HW): the transposed convolution's bias on the general (convolution-role) path.
+template <class T>
+void add_channel_bias(int64_t N, int64_t C, int64_t HW, const T* b, T* y) {
+    parallel_for(N * C, [&](int64_t nc) {
+        T* row = y + nc * HW;
+        const T bk = b[nc % C];
+        for (int64_t i = 0; i < HW; ++i) row[i] += bk;
+    }, N * C * HW);
+}
+
+/// db[c] = sum over n and the HW pixels of dy[n,c,:]: the bias gradient (one channel per task, summed in order).
+template <class T>
+void channel_sum(int64_t N, int64_t C, int64_t HW, const T* dy, T* db) {
+    parallel_for(C, [&](int64_t c) {
+        T s = 0;
+        for (int64_t n = 0; n < N; ++n) {
+            const T* row = dy + (n * C + c) * HW;
+            for (int64_t i = 0; i < HW; ++i) s += row[i];
+        }
+        db[c] = s;
+    }, N * C * HW);
+}
+
+}  // namespace ichseg::cpu

@@ -6,12 +6,9 @@
 #include <type_traits>
 
 #include "ichseg/core/parallel.hpp"
+#include "ichseg/params/max_pool2d.hpp"
 
 namespace ichseg::cpu {
-
-struct PoolGeometry {
-    int64_t N, C, H, W, kh, kw, sh, sw, P, Q;
-};
 
 /// max(a, b) that propagates NaN from a or b, written so that it vectorises (compare + blend).
 template <class T>
@@ -20,7 +17,7 @@ inline T nan_max(T a, T b) {
 }
 
 template <class T>
-void max_pool2d_fwd(const PoolGeometry& g, const T* x, T* y) {
+void max_pool2d_fwd(const Pool2dGeometry& g, const T* x, T* y) {
     if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2) {  // the U-Net's pooling: vectorised rows
         parallel_for(g.N * g.C, [&](int64_t nc) {
             const T* xp = x + nc * g.H * g.W;
@@ -101,7 +98,7 @@ inline int64_t max_pool2x2_bwd_row8(const float* r0, const float* r1, const floa
 
 /// dx (overwritten) receives dy at the argmax of each window.
 template <class T>
-void max_pool2d_bwd(const PoolGeometry& g, const T* dy, const T* x, T* dx) {
+void max_pool2d_bwd(const Pool2dGeometry& g, const T* dy, const T* x, T* dx) {
     if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.H == 2 * g.P && g.W == 2 * g.Q) {
         // Windows tile the input exactly: every input gets dy of its window when it is the window's first maximum.
         parallel_for(g.N * g.C, [&](int64_t nc) {

@@ -8,6 +8,7 @@
 
 #include "ichseg/core/parallel.hpp"
 #include "ichseg/core/rng.hpp"
+#include "ichseg/params/pointwise.hpp"
 
 namespace ichseg::cpu {
 
@@ -50,6 +51,27 @@ template <class T>
 void dropout_apply(int64_t n, const T* x, T* y, uint64_t seed, uint64_t stream, double p) {
     const T scale = static_cast<T>(1.0 / (1.0 - p));
     pointwise(n, [&](int64_t i) { y[i] = dropout_keep(seed, stream, i, p) ? x[i] * scale : T(0); });
+}
+
+template <class T>
+void add(int64_t n, const T* a, const T* b, T* y) {
+    pointwise(n, [&](int64_t i) { y[i] = a[i] + b[i]; });
+}
+template <class T>
+void mul(int64_t n, const T* a, const T* b, T* y) {
+    pointwise(n, [&](int64_t i) { y[i] = a[i] * b[i]; });
+}
+template <class T>
+void scale(int64_t n, const T* a, T s, T* y) {
+    pointwise(n, [&](int64_t i) { y[i] = a[i] * s; });
+}
+/// The sum of all elements, accumulated in double in index order (one thread: the result never depends on the
+/// thread count).
+template <class T>
+double sum(int64_t n, const T* a) {
+    double s = 0;
+    for (int64_t i = 0; i < n; ++i) s += a[i];
+    return s;
 }
 
 }  // namespace ichseg::cpu

@@ -3,8 +3,10 @@
 /// total at an offset); backward copies the slices back out. Kernels: kernels/concat.cu.
 #pragma once
 
-#include "ichseg/autograd/variable.hpp"
-#include "ichseg/cuda/conv2d.hpp"
+#include <vector>
+
+#include "ichseg/cuda/common.hpp"
+#include "ichseg/params/concat.hpp"
 
 namespace ichseg::cuda {
 
@@ -13,49 +15,38 @@ namespace launch {
 void concat_copy(int64_t outer, int64_t len, int64_t total, int64_t offset, const float* src, float* dst, bool to_out);
 }  // namespace launch
 
-/// Arguments already checked by ichseg::concat; `dim` non-negative.
 template <class T>
-Var<T> concat(const std::vector<Var<T>>& xs, int64_t dim) {
-    detail::require_float<T>("concat");
-    const Device dev = xs[0].device();
-    const Shape& s0 = xs[0].shape();
-    const int64_t rank = static_cast<int64_t>(s0.size());
-    int64_t outer = 1, inner = 1;
-    for (int64_t d = 0; d < dim; ++d) outer *= s0[d];
-    for (int64_t d = dim + 1; d < rank; ++d) inner *= s0[d];
-    Shape out = s0;
-    out[dim] = 0;
-    std::vector<Tensor<T>> vals;
-    std::vector<int64_t> sizes, offs;
-    for (auto& v : xs) {
-        vals.push_back(detail::device_input("concat", v.value(), dev));
-        offs.push_back(out[dim]);
-        sizes.push_back(v.shape()[dim]);
-        out[dim] += v.shape()[dim];
+Support supports(const ConcatGeometry& g) {
+    return all_of(supports_dtype<T>(), supports_elements({g.numel()}));
+}
+
+/// y of `out_shape` (outer, total, inner) from the inputs (outer, sizes[i], inner).
+template <class T>
+Tensor<T> concat_fwd(const ConcatGeometry& g, const std::vector<Tensor<T>>& xs, const Shape& out_shape) {
+    const char* op = "concat_fwd";
+    detail::require_float<T>(op);
+    const Device dev = xs.at(0).device();
+    Tensor<T> y = Tensor<T>::empty(out_shape, dev);
+    for (size_t i = 0; i < xs.size(); ++i) {
+        const Tensor<T> x = detail::device_input(op, xs[i], dev);
+        if constexpr (std::is_same_v<T, float>)
+            launch::concat_copy(g.outer, g.sizes[i] * g.inner, g.total * g.inner, g.offsets[i] * g.inner, x.data(),
+                                y.data(), true);
     }
-    const int64_t total = out[dim];
-    Tensor<T> y = Tensor<T>::empty(out, dev);
-    detail::check_int32("concat", y.numel());
+    return y;
+}
+
+/// Slice i of dy as a tensor of `shape` (outer, sizes[i], inner).
+template <class T>
+Tensor<T> concat_bwd(const ConcatGeometry& g, size_t i, const Tensor<T>& dy_in, const Shape& shape) {
+    const char* op = "concat_bwd";
+    detail::require_float<T>(op);
+    const Tensor<T> dy = detail::device_input(op, dy_in, dy_in.device());
+    Tensor<T> dx = Tensor<T>::empty(shape, dy.device());
     if constexpr (std::is_same_v<T, float>)
-        for (size_t i = 0; i < vals.size(); ++i)
-            launch::concat_copy(outer, sizes[i] * inner, total * inner, offs[i] * inner, vals[i].data(), y.data(), true);
-    auto bwd = [sizes, offs, outer, inner, total, dim, dev](const Tensor<T>& gy_in) {
-        Tensor<T> gy = detail::device_input("concat_bwd", gy_in, dev);
-        std::vector<Tensor<T>> g;
-        for (size_t i = 0; i < sizes.size(); ++i) {
-            Shape s = gy.shape();
-            s[dim] = sizes[i];
-            Tensor<T> gi = Tensor<T>::empty(s, dev);
-            if constexpr (std::is_same_v<T, float>)
-                launch::concat_copy(outer, sizes[i] * inner, total * inner, offs[i] * inner, gy.data(), gi.data(),
-                                    false);
-            g.push_back(gi);
-        }
-        return g;
-    };
-    std::vector<const Var<T>*> inputs;
-    for (auto& v : xs) inputs.push_back(&v);
-    return record<T>("concat", y, inputs, std::move(bwd));
+        launch::concat_copy(g.outer, g.sizes[i] * g.inner, g.total * g.inner, g.offsets[i] * g.inner, dy.data(),
+                            dx.data(), false);
+    return dx;
 }
 
 }  // namespace ichseg::cuda

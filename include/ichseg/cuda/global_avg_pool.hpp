@@ -3,8 +3,8 @@
 /// backward broadcasts dy / (H W). Kernels: kernels/global_avg_pool.cu.
 #pragma once
 
-#include "ichseg/autograd/variable.hpp"
-#include "ichseg/cuda/conv2d.hpp"
+#include "ichseg/cuda/common.hpp"
+#include "ichseg/params/global_avg_pool.hpp"
 
 namespace ichseg::cuda {
 
@@ -13,22 +13,32 @@ void global_avg_pool_fwd(int64_t planes, int64_t HW, const float* x, float* y);
 void global_avg_pool_bwd(int64_t planes, int64_t HW, const float* dy, float* dx);
 }  // namespace launch
 
+/// float, and the input within 32-bit indexing.
 template <class T>
-Var<T> global_avg_pool(const Var<T>& x) {
-    detail::require_float<T>("global_avg_pool");
-    Tensor<T> xc = detail::device_input("global_avg_pool", x.value(), x.device());
-    const int64_t N = xc.size(0), C = xc.size(1), HW = xc.size(2) * xc.size(3);
-    ICHSEG_CHECK(HW > 0, "global_avg_pool: empty spatial extent in ", to_string(xc.shape()));
-    Tensor<T> y = Tensor<T>::empty({N, C}, xc.device());
-    if constexpr (std::is_same_v<T, float>) launch::global_avg_pool_fwd(N * C, HW, xc.data(), y.data());
-    const Shape xs = xc.shape();
-    const Device dev = xc.device();
-    return record<T>("global_avg_pool", y, {&x}, [xs, HW, dev](const Tensor<T>& gy_in) {
-        Tensor<T> gy = detail::device_input("global_avg_pool_bwd", gy_in, dev);
-        Tensor<T> dx = Tensor<T>::empty(xs, dev);
-        if constexpr (std::is_same_v<T, float>) launch::global_avg_pool_bwd(xs[0] * xs[1], HW, gy.data(), dx.data());
-        return std::vector<Tensor<T>>{dx};
-    });
+Support supports(const GlobalPoolGeometry& g) {
+    return all_of(supports_dtype<T>(), supports_elements({g.planes * g.HW}));
+}
+
+/// x (N, C, H, W) -> y (N, C).
+template <class T>
+Tensor<T> global_avg_pool_fwd(const GlobalPoolGeometry& g, const Tensor<T>& x_in) {
+    const char* op = "global_avg_pool_fwd";
+    detail::require_float<T>(op);
+    const Tensor<T> x = detail::device_input(op, x_in, x_in.device());
+    Tensor<T> y = Tensor<T>::empty({x.size(0), x.size(1)}, x.device());
+    if constexpr (std::is_same_v<T, float>) launch::global_avg_pool_fwd(g.planes, g.HW, x.data(), y.data());
+    return y;
+}
+
+/// dy (N, C) -> dx of `x_shape` (N, C, H, W).
+template <class T>
+Tensor<T> global_avg_pool_bwd(const GlobalPoolGeometry& g, const Tensor<T>& dy_in, const Shape& x_shape) {
+    const char* op = "global_avg_pool_bwd";
+    detail::require_float<T>(op);
+    const Tensor<T> dy = detail::device_input(op, dy_in, dy_in.device());
+    Tensor<T> dx = Tensor<T>::empty(x_shape, dy.device());
+    if constexpr (std::is_same_v<T, float>) launch::global_avg_pool_bwd(g.planes, g.HW, dy.data(), dx.data());
+    return dx;
 }
 
 }  // namespace ichseg::cuda

@@ -1,11 +1,13 @@
 /// @file linear.hpp (cuda)
-/// @brief CUDA fully connected layer y = x W^T + b and its backward, on a row-major GEMM: ichseg's tiled kernel
-/// (FP32 FMA; TF32 operands in TF32/BF16 precision) or cuBLAS (loaded at run time), per gemm_backend().
-/// Kernels: kernels/linear.cu.
+/// @brief CUDA fully connected layer y = x W^T + b and its two gradient roles, on a row-major GEMM: ichseg's
+/// tiled kernel (FP32 FMA; TF32 operands in TF32/BF16 precision) or cuBLAS (loaded at run time), per
+/// gemm_backend(). Kernels: kernels/linear.cu.
 #pragma once
 
-#include "ichseg/autograd/variable.hpp"
-#include "ichseg/cuda/conv2d.hpp"
+#include <utility>
+
+#include "ichseg/cuda/common.hpp"
+#include "ichseg/params/linear.hpp"
 
 namespace ichseg::cuda {
 
@@ -20,35 +22,57 @@ void column_sum(int64_t rows, int64_t cols, const float* dy, float* db);
 }  // namespace launch
 
 template <class T>
-Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
-    detail::require_float<T>("linear");
-    const char* op = "linear";
-    const Device dev = x.device();
-    Tensor<T> xc = detail::device_input(op, x.value(), dev), wc = detail::device_input(op, w.value(), dev);
-    const int64_t N = xc.size(0), in = xc.size(1), out = wc.size(0);
-    Tensor<T> y = Tensor<T>::empty({N, out}, dev);
-    const Precision prec = precision();
-    const GemmBackend gb = gemm_backend();
+Support supports(const LinearGeometry& g) {
+    return all_of(supports_dtype<T>(), supports_elements({g.N * g.in, g.out * g.in, g.N * g.out}));
+}
+
+/// y (N, out) = x W^T + b (b may be undefined).
+template <class T>
+Tensor<T> linear_fwd(const LinearGeometry& g, const Tensor<T>& x_in, const Tensor<T>& w_in, const Tensor<T>& b_in) {
+    const char* op = "linear_fwd";
+    detail::require_float<T>(op);
+    const Device dev = x_in.device();
+    const Tensor<T> x = detail::device_input(op, x_in, dev), w = detail::device_input(op, w_in, dev);
+    const T* b = detail::optional_data(op, b_in, dev);
+    Tensor<T> y = Tensor<T>::empty({g.N, g.out}, dev);
     if constexpr (std::is_same_v<T, float>) {
-        launch::gemm(false, true, N, out, in, 1.f, xc.data(), in, wc.data(), in, 0.f, y.data(), out, prec, gb);
-        if (b.defined()) launch::add_row_bias(N, out, detail::device_input(op, b.value(), dev).data(), y.data());
+        launch::gemm(false, true, g.N, g.out, g.in, 1.f, x.data(), g.in, w.data(), g.in, 0.f, y.data(), g.out,
+                     precision(), gemm_backend());
+        if (b) launch::add_row_bias(g.N, g.out, b, y.data());
     }
-    const bool has_b = b.defined();
-    return record<T>("linear", y, {&x, &w, &b}, [xc, wc, N, in, out, has_b, dev](const Tensor<T>& gy_in) {
-        Tensor<T> gy = detail::device_input("linear_bwd", gy_in, dev);
-        Tensor<T> dx = Tensor<T>::empty({N, in}, dev), dw = Tensor<T>::empty({out, in}, dev), db;
-        if constexpr (std::is_same_v<T, float>) {
-            const Precision p = precision();
-            const GemmBackend g = gemm_backend();
-            launch::gemm(false, false, N, in, out, 1.f, gy.data(), out, wc.data(), in, 0.f, dx.data(), in, p, g);
-            launch::gemm(true, false, out, in, N, 1.f, gy.data(), out, xc.data(), in, 0.f, dw.data(), in, p, g);
-            if (has_b) {
-                db = Tensor<T>::empty({out}, dev);
-                launch::column_sum(N, out, gy.data(), db.data());
-            }
-        }
-        return std::vector<Tensor<T>>{dx, dw, db};
-    });
+    return y;
+}
+
+/// dx (N, in) = dy W.
+template <class T>
+Tensor<T> linear_dgrad(const LinearGeometry& g, const Tensor<T>& dy_in, const Tensor<T>& w_in) {
+    const char* op = "linear_dgrad";
+    detail::require_float<T>(op);
+    const Device dev = dy_in.device();
+    const Tensor<T> dy = detail::device_input(op, dy_in, dev), w = detail::device_input(op, w_in, dev);
+    Tensor<T> dx = Tensor<T>::empty({g.N, g.in}, dev);
+    if constexpr (std::is_same_v<T, float>)
+        launch::gemm(false, false, g.N, g.in, g.out, 1.f, dy.data(), g.out, w.data(), g.in, 0.f, dx.data(), g.in,
+                     precision(), gemm_backend());
+    return dx;
+}
+
+/// {dW (out, in) = dy^T x, db (out) = column sums of dy}; db undefined when with_bias is false.
+template <class T>
+std::pair<Tensor<T>, Tensor<T>> linear_wgrad(const LinearGeometry& g, const Tensor<T>& dy_in, const Tensor<T>& x_in,
+                                             bool with_bias) {
+    const char* op = "linear_wgrad";
+    detail::require_float<T>(op);
+    const Device dev = dy_in.device();
+    const Tensor<T> dy = detail::device_input(op, dy_in, dev), x = detail::device_input(op, x_in, dev);
+    Tensor<T> dw = Tensor<T>::empty({g.out, g.in}, dev), db;
+    if (with_bias) db = Tensor<T>::empty({g.out}, dev);
+    if constexpr (std::is_same_v<T, float>) {
+        launch::gemm(true, false, g.out, g.in, g.N, 1.f, dy.data(), g.out, x.data(), g.in, 0.f, dw.data(), g.in,
+                     precision(), gemm_backend());
+        if (with_bias) launch::column_sum(g.N, g.out, dy.data(), db.data());
+    }
+    return {dw, db};
 }
 
 }  // namespace ichseg::cuda

@@ -4,35 +4,41 @@
 /// Ties and NaN as on the CPU. Kernels: kernels/max_pool2d.cu.
 #pragma once
 
-#include "ichseg/autograd/variable.hpp"
-#include "ichseg/cuda/conv2d.hpp"
+#include "ichseg/cuda/common.hpp"
+#include "ichseg/params/max_pool2d.hpp"
 
 namespace ichseg::cuda {
 
-struct PoolShape {
-    int64_t N, C, H, W, kh, kw, sh, sw, P, Q;
-};
-
 namespace launch {
-void max_pool2d_fwd(const PoolShape& g, const float* x, float* y);
-void max_pool2d_bwd(const PoolShape& g, const float* dy, const float* x, float* dx);
+void max_pool2d_fwd(const Pool2dGeometry& g, const float* x, float* y);
+void max_pool2d_bwd(const Pool2dGeometry& g, const float* dy, const float* x, float* dx);
 }  // namespace launch
 
-template <class T, class G>
-Var<T> max_pool2d(const Var<T>& x, const G& geom) {
-    detail::require_float<T>("max_pool2d");
-    const PoolShape g{geom.N, geom.C, geom.H, geom.W, geom.kh, geom.kw, geom.sh, geom.sw, geom.P, geom.Q};
-    Tensor<T> xc = detail::device_input("max_pool2d", x.value(), x.device());
-    detail::check_int32("max_pool2d", xc.numel());
-    Tensor<T> y = Tensor<T>::empty({g.N, g.C, g.P, g.Q}, xc.device());
-    if constexpr (std::is_same_v<T, float>) launch::max_pool2d_fwd(g, xc.data(), y.data());
-    Tensor<T> xs = x.requires_grad() ? xc : Tensor<T>();
-    return record<T>("max_pool2d", y, {&x}, [xs, g](const Tensor<T>& gy_in) {
-        Tensor<T> gy = detail::device_input("max_pool2d_bwd", gy_in, xs.device());
-        Tensor<T> dx = Tensor<T>::empty(xs.shape(), xs.device());
-        if constexpr (std::is_same_v<T, float>) launch::max_pool2d_bwd(g, gy.data(), xs.data(), dx.data());
-        return std::vector<Tensor<T>>{dx};
-    });
+/// float, and the input within 32-bit indexing (the kernels compute window offsets in int).
+template <class T>
+Support supports(const Pool2dGeometry& g) {
+    return all_of(supports_dtype<T>(), supports_elements({g.input_numel()}));
+}
+
+template <class T>
+Tensor<T> max_pool2d_fwd(const Pool2dGeometry& g, const Tensor<T>& x_in) {
+    const char* op = "max_pool2d_fwd";
+    detail::require_float<T>(op);
+    const Tensor<T> x = detail::device_input(op, x_in, x_in.device());
+    Tensor<T> y = Tensor<T>::empty({g.N, g.C, g.P, g.Q}, x.device());
+    if constexpr (std::is_same_v<T, float>) launch::max_pool2d_fwd(g, x.data(), y.data());
+    return y;
+}
+
+template <class T>
+Tensor<T> max_pool2d_bwd(const Pool2dGeometry& g, const Tensor<T>& dy_in, const Tensor<T>& x_in) {
+    const char* op = "max_pool2d_bwd";
+    detail::require_float<T>(op);
+    const Device dev = dy_in.device();
+    const Tensor<T> dy = detail::device_input(op, dy_in, dev), x = detail::device_input(op, x_in, dev);
+    Tensor<T> dx = Tensor<T>::empty(x.shape(), dev);
+    if constexpr (std::is_same_v<T, float>) launch::max_pool2d_bwd(g, dy.data(), x.data(), dx.data());
+    return dx;
 }
 
 }  // namespace ichseg::cuda

@@ -3,7 +3,6 @@
 /// links ichseg::cuda (ICHSEG_WITH_CUDA=1). Host code only: no CUDA headers, includable from g++ translation units.
 #pragma once
 
-#include "ichseg/cuda/accumulate.hpp"
 #include "ichseg/cuda/adam.hpp"
 #include "ichseg/cuda/batchnorm2d.hpp"
 #include "ichseg/cuda/concat.hpp"

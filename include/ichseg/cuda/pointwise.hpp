@@ -1,13 +1,13 @@
 /// @file pointwise.hpp (cuda)
-/// @brief Element-wise CUDA ops (relu, sigmoid, dropout, add, mul, scale, sum): launchers defined in
-/// kernels/{relu,sigmoid,dropout,arithmetic}.cu and the tensor / differentiable entry points that
-/// ops/{relu,sigmoid,dropout,arithmetic}.hpp dispatch to for CUDA tensors. Same formulas as cpu/pointwise.hpp;
-/// dropout draws the same Philox mask as the CPU for the same (seed, stream).
+/// @brief Element-wise CUDA launchers (relu, sigmoid, dropout, add, mul, scale, sum, and the in-place add the
+/// autograd tape's gradient sums use through the device hooks): declarations of the kernels in
+/// kernels/{relu,sigmoid,dropout,arithmetic}.cu and the tensor-level launchers that
+/// ops/{relu,sigmoid,dropout,arithmetic}.hpp dispatch to. Same formulas as cpu/pointwise.hpp; dropout draws the
+/// same Philox mask as the CPU for the same (seed, stream).
 #pragma once
 
-#include "ichseg/autograd/variable.hpp"
-#include "ichseg/cuda/accumulate.hpp"
-#include "ichseg/cuda/conv2d.hpp"
+#include "ichseg/cuda/common.hpp"
+#include "ichseg/params/pointwise.hpp"
 
 namespace ichseg::cuda {
 
@@ -20,15 +20,25 @@ void sigmoid_bwd(int64_t n, const float* dy, const float* y, float* dx);
 void dropout_apply(int64_t n, const float* x, float* y, uint64_t seed, uint64_t stream, double p);
 void add(int64_t n, const float* a, const float* b, float* y);
 void mul(int64_t n, const float* a, const float* b, float* y);
+/// y[i] = a[i] * s
+void scale(int64_t n, const float* a, float s, float* y);
+/// d[i] += s[i]
+void add_inplace(int64_t n, float* d, const float* s);
 /// Sum of all elements (block partials in double, added in order on the host).
 double sum(int64_t n, const float* x);
 }  // namespace launch
+
+/// Element-wise kernels run a 64-bit grid-stride loop: any size, float only.
+template <class T>
+Support supports(const PointwiseGeometry&) {
+    return supports_dtype<T>();
+}
 
 namespace detail {
 template <class T, class F>
 Tensor<T> unary(const char* op, const Tensor<T>& x_in, F f) {
     require_float<T>(op);
-    Tensor<T> x = device_input(op, x_in, x_in.device());
+    const Tensor<T> x = device_input(op, x_in, x_in.device());
     Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
     if constexpr (std::is_same_v<T, float>) f(x.numel(), x.data(), y.data());
     return y;
@@ -36,7 +46,7 @@ Tensor<T> unary(const char* op, const Tensor<T>& x_in, F f) {
 template <class T, class F>
 Tensor<T> binary(const char* op, const Tensor<T>& a_in, const Tensor<T>& b_in, F f) {
     require_float<T>(op);
-    Tensor<T> a = device_input(op, a_in, a_in.device()), b = device_input(op, b_in, a_in.device());
+    const Tensor<T> a = device_input(op, a_in, a_in.device()), b = device_input(op, b_in, a_in.device());
     Tensor<T> y = Tensor<T>::empty(a.shape(), a.device());
     if constexpr (std::is_same_v<T, float>) f(a.numel(), a.data(), b.data(), y.data());
     return y;
@@ -45,7 +55,7 @@ Tensor<T> binary(const char* op, const Tensor<T>& a_in, const Tensor<T>& b_in, F
 
 template <class T>
 Tensor<T> relu_fwd(const Tensor<T>& x) {
-    return detail::unary("relu", x, [](int64_t n, const float* a, float* y) { launch::relu_fwd(n, a, y); });
+    return detail::unary("relu_fwd", x, [](int64_t n, const float* a, float* y) { launch::relu_fwd(n, a, y); });
 }
 template <class T>
 Tensor<T> relu_bwd(const Tensor<T>& dy, const Tensor<T>& y) {
@@ -54,73 +64,40 @@ Tensor<T> relu_bwd(const Tensor<T>& dy, const Tensor<T>& y) {
 }
 template <class T>
 Tensor<T> sigmoid_fwd(const Tensor<T>& x) {
-    return detail::unary("sigmoid", x, [](int64_t n, const float* a, float* y) { launch::sigmoid_fwd(n, a, y); });
+    return detail::unary("sigmoid_fwd", x, [](int64_t n, const float* a, float* y) { launch::sigmoid_fwd(n, a, y); });
 }
 template <class T>
-Var<T> sigmoid(const Var<T>& x) {
-    Tensor<T> y = cuda::sigmoid_fwd(x.value());
-    return record<T>("sigmoid", y, {&x}, [y](const Tensor<T>& gy) {
-        return std::vector<Tensor<T>>{detail::binary(
-            "sigmoid_bwd", gy, y, [](int64_t n, const float* g, const float* yy, float* dx) {
-                launch::sigmoid_bwd(n, g, yy, dx);
-            })};
+Tensor<T> sigmoid_bwd(const Tensor<T>& dy, const Tensor<T>& y) {
+    return detail::binary("sigmoid_bwd", dy, y, [](int64_t n, const float* g, const float* yy, float* dx) {
+        launch::sigmoid_bwd(n, g, yy, dx);
     });
 }
-
-/// Called by ichseg::dropout after it has drawn (seed, stream) from the generator, exactly as the CPU path.
+/// x * keep / (1 - p) with the mask of `m`; the same call maps dy to dx.
 template <class T>
-Var<T> dropout(const Var<T>& x, double p, uint64_t seed, uint64_t stream) {
-    auto apply = [seed, stream, p](const Tensor<T>& in) {
-        return detail::unary("dropout", in, [seed, stream, p](int64_t n, const float* a, float* y) {
-            launch::dropout_apply(n, a, y, seed, stream, p);
-        });
-    };
-    Tensor<T> y = apply(x.value());
-    return record<T>("dropout", y, {&x}, [apply](const Tensor<T>& gy) { return std::vector<Tensor<T>>{apply(gy)}; });
-}
-
-template <class T>
-Var<T> add(const Var<T>& a, const Var<T>& b) {
-    Tensor<T> y = detail::binary("add", a.value(), b.value(),
-                                 [](int64_t n, const float* x, const float* z, float* o) { launch::add(n, x, z, o); });
-    return record<T>("add", y, {&a, &b}, [](const Tensor<T>& gy) { return std::vector<Tensor<T>>{gy, gy}; });
-}
-
-template <class T>
-Var<T> mul(const Var<T>& a, const Var<T>& b) {
-    auto m = [](const Tensor<T>& x, const Tensor<T>& z) {
-        return detail::binary("mul", x, z,
-                              [](int64_t n, const float* p, const float* q, float* o) { launch::mul(n, p, q, o); });
-    };
-    Tensor<T> av = a.value(), bv = b.value();
-    Tensor<T> y = m(av, bv);
-    const bool ga = a.requires_grad(), gb = b.requires_grad();
-    return record<T>("mul", y, {&a, &b}, [av, bv, ga, gb, m](const Tensor<T>& gy) {
-        std::vector<Tensor<T>> g(2);
-        if (ga) g[0] = m(gy, bv);
-        if (gb) g[1] = m(gy, av);
-        return g;
+Tensor<T> dropout_apply(const Tensor<T>& x, const DropoutMask& m) {
+    return detail::unary("dropout", x, [m](int64_t n, const float* a, float* y) {
+        launch::dropout_apply(n, a, y, m.seed, m.stream, m.p);
     });
 }
-
 template <class T>
-Var<T> scale(const Var<T>& a, T s) {
-    detail::require_float<T>("scale");
-    Tensor<T> y = scaled(detail::device_input("scale", a.value(), a.device()), s);
-    return record<T>("scale", y, {&a}, [s](const Tensor<T>& gy) { return std::vector<Tensor<T>>{scaled(gy, s)}; });
+Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
+    return detail::binary("add", a, b, [](int64_t n, const float* x, const float* z, float* o) { launch::add(n, x, z, o); });
 }
-
 template <class T>
-Var<T> sum(const Var<T>& a) {
+Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) {
+    return detail::binary("mul", a, b, [](int64_t n, const float* x, const float* z, float* o) { launch::mul(n, x, z, o); });
+}
+template <class T>
+Tensor<T> scale(const Tensor<T>& a, T s) {
+    return detail::unary("scale", a, [s](int64_t n, const float* x, float* o) { launch::scale(n, x, s, o); });
+}
+/// The sum of all elements, in double.
+template <class T>
+double sum(const Tensor<T>& a_in) {
     detail::require_float<T>("sum");
-    Tensor<T> ac = detail::device_input("sum", a.value(), a.device());
-    double s = 0;
-    if constexpr (std::is_same_v<T, float>) s = launch::sum(ac.numel(), ac.data());
-    const Shape as = ac.shape();
-    const Device dev = ac.device();
-    return record<T>("sum", Tensor<T>::full({1}, static_cast<T>(s), dev), {&a}, [as, dev](const Tensor<T>& gy) {
-        return std::vector<Tensor<T>>{Tensor<T>::full(as, gy.to_vector()[0], dev)};
-    });
+    const Tensor<T> a = detail::device_input("sum", a_in, a_in.device());
+    if constexpr (std::is_same_v<T, float>) return launch::sum(a.numel(), a.data());
+    return 0.0;
 }
 
 }  // namespace ichseg::cuda

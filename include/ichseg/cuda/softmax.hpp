@@ -3,8 +3,8 @@
 /// dx = y (dy - sum dy y). Kernels: kernels/softmax.cu.
 #pragma once
 
-#include "ichseg/autograd/variable.hpp"
-#include "ichseg/cuda/conv2d.hpp"
+#include "ichseg/cuda/common.hpp"
+#include "ichseg/params/softmax.hpp"
 
 namespace ichseg::cuda {
 
@@ -14,18 +14,29 @@ void softmax_bwd(int64_t rows, int64_t K, const float* dy, const float* y, float
 }  // namespace launch
 
 template <class T>
-Var<T> softmax(const Var<T>& x) {
-    detail::require_float<T>("softmax");
-    Tensor<T> xc = detail::device_input("softmax", x.value(), x.device());
-    const int64_t K = xc.size(-1), rows = xc.numel() / std::max<int64_t>(K, 1);
-    Tensor<T> y = Tensor<T>::empty(xc.shape(), xc.device());
-    if constexpr (std::is_same_v<T, float>) launch::softmax_fwd(rows, K, xc.data(), y.data());
-    return record<T>("softmax", y, {&x}, [y, K, rows](const Tensor<T>& gy_in) {
-        Tensor<T> gy = detail::device_input("softmax_bwd", gy_in, y.device());
-        Tensor<T> dx = Tensor<T>::empty(y.shape(), y.device());
-        if constexpr (std::is_same_v<T, float>) launch::softmax_bwd(rows, K, gy.data(), y.data(), dx.data());
-        return std::vector<Tensor<T>>{dx};
-    });
+Support supports(const SoftmaxGeometry& g) {
+    return all_of(supports_dtype<T>(), supports_elements({g.rows * g.K}));
+}
+
+template <class T>
+Tensor<T> softmax_fwd(const SoftmaxGeometry& g, const Tensor<T>& x_in) {
+    const char* op = "softmax_fwd";
+    detail::require_float<T>(op);
+    const Tensor<T> x = detail::device_input(op, x_in, x_in.device());
+    Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
+    if constexpr (std::is_same_v<T, float>) launch::softmax_fwd(g.rows, g.K, x.data(), y.data());
+    return y;
+}
+
+template <class T>
+Tensor<T> softmax_bwd(const SoftmaxGeometry& g, const Tensor<T>& dy_in, const Tensor<T>& y_in) {
+    const char* op = "softmax_bwd";
+    detail::require_float<T>(op);
+    const Device dev = y_in.device();
+    const Tensor<T> dy = detail::device_input(op, dy_in, dev), y = detail::device_input(op, y_in, dev);
+    Tensor<T> dx = Tensor<T>::empty(y.shape(), dev);
+    if constexpr (std::is_same_v<T, float>) launch::softmax_bwd(g.rows, g.K, dy.data(), y.data(), dx.data());
+    return dx;
 }
 
 }  // namespace ichseg::cuda

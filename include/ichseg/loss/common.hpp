@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "ichseg/ops/arithmetic.hpp"
 #include "ichseg/ops/common.hpp"
 
 namespace ichseg {
@@ -33,15 +34,7 @@ Var<T> record_loss(const char* name, LossAndGrad<T> lg, const std::vector<const 
                 out.push_back(g);
                 continue;
             }
-#if ICHSEG_WITH_CUDA
-            if (g.device().is_cuda()) {
-                out.push_back(cuda::scaled(g, s));
-                continue;
-            }
-#endif
-            Tensor<T> o = Tensor<T>::empty(g.shape());
-            for (int64_t i = 0; i < g.numel(); ++i) o.data()[i] = g.data()[i] * s;
-            out.push_back(o);
+            out.push_back(scale_fwd(g, s));
         }
         return out;
     });

@@ -1,83 +1,140 @@
 /// @file arithmetic.hpp
 /// @brief Element-wise add and multiply of same-shape tensors, multiplication by a constant, and the sum and
-/// mean of all elements. d(a+b) = (dy, dy); d(a*b) = (dy*b, dy*a); d(s*a) = s*dy; d mean = dy / n.
+/// mean of all elements. d(a+b) = (dy, dy); d(a*b) = (dy*b, dy*a); d(s*a) = s*dy; d sum = dy broadcast;
+/// d mean = dy / n broadcast.
+///   add_fwd(a, b), mul_fwd(a, b), scale_fwd(a, s) -> same shape;  sum_fwd(a) -> shape [1];
+///   sum_bwd(dy, shape) -> dy broadcast  (tensor-level, either device);  add/mul/scale/sum/mean(Var): tape nodes.
+/// Kernels: cpu/pointwise.hpp, cuda/pointwise.hpp (kernels/arithmetic.cu).
 #pragma once
 
 #include "ichseg/cpu/pointwise.hpp"
 #include "ichseg/ops/common.hpp"
+#if ICHSEG_WITH_CUDA
+#include "ichseg/cuda/pointwise.hpp"
+#endif
 
 namespace ichseg {
 
 template <class T>
-Var<T> add(const Var<T>& a, const Var<T>& b) {
+Tensor<T> add_fwd(const Tensor<T>& a, const Tensor<T>& b) {
     detail::static_check_float<T>();
-    detail::check_same_shape("add", "a", a.value(), "b", b.value());
+    const char* op = "add";
+    detail::check_same_shape(op, "a", a, "b", b);
+    const PointwiseGeometry g{a.numel()};
+    const Device dev = detail::op_device(op, {&a, &b});
 #if ICHSEG_WITH_CUDA
-    if (a.device().is_cuda()) return cuda::add(a, b);
+    if (dev.is_cuda()) {
+        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+        return cuda::add(a, b);
+    }
 #endif
-    Tensor<T> ac = detail::cpu_input("add", a.value()), bc = detail::cpu_input("add", b.value());
+    detail::require_support<T>(op, dev, cpu::supports<T>(g));
+    const Tensor<T> ac = detail::cpu_input(op, a), bc = detail::cpu_input(op, b);
     Tensor<T> y = Tensor<T>::empty(ac.shape());
-    cpu::pointwise(y.numel(), [&](int64_t i) { y.data()[i] = ac.data()[i] + bc.data()[i]; });
+    cpu::add(g.n, ac.data(), bc.data(), y.data());
+    return y;
+}
+
+template <class T>
+Tensor<T> mul_fwd(const Tensor<T>& a, const Tensor<T>& b) {
+    detail::static_check_float<T>();
+    const char* op = "mul";
+    detail::check_same_shape(op, "a", a, "b", b);
+    const PointwiseGeometry g{a.numel()};
+    const Device dev = detail::op_device(op, {&a, &b});
+#if ICHSEG_WITH_CUDA
+    if (dev.is_cuda()) {
+        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+        return cuda::mul(a, b);
+    }
+#endif
+    detail::require_support<T>(op, dev, cpu::supports<T>(g));
+    const Tensor<T> ac = detail::cpu_input(op, a), bc = detail::cpu_input(op, b);
+    Tensor<T> y = Tensor<T>::empty(ac.shape());
+    cpu::mul(g.n, ac.data(), bc.data(), y.data());
+    return y;
+}
+
+template <class T>
+Tensor<T> scale_fwd(const Tensor<T>& a, T s) {
+    detail::static_check_float<T>();
+    const char* op = "scale";
+    ICHSEG_CHECK(a.defined(), op, ": input is undefined");
+    const PointwiseGeometry g{a.numel()};
+    const Device dev = detail::op_device(op, {&a});
+#if ICHSEG_WITH_CUDA
+    if (dev.is_cuda()) {
+        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+        return cuda::scale(a, s);
+    }
+#endif
+    detail::require_support<T>(op, dev, cpu::supports<T>(g));
+    const Tensor<T> ac = detail::cpu_input(op, a);
+    Tensor<T> y = Tensor<T>::empty(ac.shape());
+    cpu::scale(g.n, ac.data(), s, y.data());
+    return y;
+}
+
+/// Sum of all elements, as a one-element tensor of shape [1] on a's device (accumulated in double).
+template <class T>
+Tensor<T> sum_fwd(const Tensor<T>& a) {
+    detail::static_check_float<T>();
+    const char* op = "sum";
+    ICHSEG_CHECK(a.defined(), op, ": input is undefined");
+    const PointwiseGeometry g{a.numel()};
+    const Device dev = detail::op_device(op, {&a});
+    double s = 0;
+#if ICHSEG_WITH_CUDA
+    if (dev.is_cuda()) {
+        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+        s = cuda::sum(a);
+        return Tensor<T>::full({1}, static_cast<T>(s), dev);
+    }
+#endif
+    detail::require_support<T>(op, dev, cpu::supports<T>(g));
+    const Tensor<T> ac = detail::cpu_input(op, a);
+    s = cpu::sum(g.n, ac.data());
+    return Tensor<T>::full({1}, static_cast<T>(s));
+}
+
+/// dL/da of sum: the one-element dy broadcast to `shape`, on dy's device.
+template <class T>
+Tensor<T> sum_bwd(const Tensor<T>& dy, const Shape& shape) {
+    ICHSEG_CHECK(dy.defined() && dy.numel() == 1, "sum_bwd: dy must have one element, got ", describe(dy));
+    return Tensor<T>::full(shape, dy.to_vector()[0], dy.device());
+}
+
+template <class T>
+Var<T> add(const Var<T>& a, const Var<T>& b) {
+    Tensor<T> y = add_fwd(a.value(), b.value());
     return record<T>("add", y, {&a, &b}, [](const Tensor<T>& gy) { return std::vector<Tensor<T>>{gy, gy}; });
 }
 
 template <class T>
 Var<T> mul(const Var<T>& a, const Var<T>& b) {
-    detail::static_check_float<T>();
-    detail::check_same_shape("mul", "a", a.value(), "b", b.value());
-#if ICHSEG_WITH_CUDA
-    if (a.device().is_cuda()) return cuda::mul(a, b);
-#endif
-    Tensor<T> ac = detail::cpu_input("mul", a.value()), bc = detail::cpu_input("mul", b.value());
-    Tensor<T> y = Tensor<T>::empty(ac.shape());
-    cpu::pointwise(y.numel(), [&](int64_t i) { y.data()[i] = ac.data()[i] * bc.data()[i]; });
-    const bool ga = a.requires_grad(), gb = b.requires_grad();
-    return record<T>("mul", y, {&a, &b}, [ac, bc, ga, gb](const Tensor<T>& gy_in) {
-        Tensor<T> gy = detail::cpu_input("mul_bwd", gy_in);
+    Tensor<T> y = mul_fwd(a.value(), b.value());
+    // Each input's gradient needs the other input: keep only what a needed gradient reads.
+    const Tensor<T> as = b.requires_grad() ? a.value() : Tensor<T>(), bs = a.requires_grad() ? b.value() : Tensor<T>();
+    return record<T>("mul", y, {&a, &b}, [as, bs](const Tensor<T>& gy) {
         std::vector<Tensor<T>> g(2);
-        if (ga) {
-            g[0] = Tensor<T>::empty(gy.shape());
-            cpu::pointwise(gy.numel(), [&](int64_t i) { g[0].data()[i] = gy.data()[i] * bc.data()[i]; });
-        }
-        if (gb) {
-            g[1] = Tensor<T>::empty(gy.shape());
-            cpu::pointwise(gy.numel(), [&](int64_t i) { g[1].data()[i] = gy.data()[i] * ac.data()[i]; });
-        }
+        if (bs.defined()) g[0] = mul_fwd(gy, bs);
+        if (as.defined()) g[1] = mul_fwd(gy, as);
         return g;
     });
 }
 
 template <class T>
 Var<T> scale(const Var<T>& a, T s) {
-    detail::static_check_float<T>();
-#if ICHSEG_WITH_CUDA
-    if (a.device().is_cuda()) return cuda::scale(a, s);
-#endif
-    Tensor<T> ac = detail::cpu_input("scale", a.value());
-    Tensor<T> y = Tensor<T>::empty(ac.shape());
-    cpu::pointwise(y.numel(), [&](int64_t i) { y.data()[i] = ac.data()[i] * s; });
-    return record<T>("scale", y, {&a}, [s](const Tensor<T>& gy_in) {
-        Tensor<T> gy = detail::cpu_input("scale_bwd", gy_in);
-        Tensor<T> g = Tensor<T>::empty(gy.shape());
-        cpu::pointwise(gy.numel(), [&](int64_t i) { g.data()[i] = gy.data()[i] * s; });
-        return std::vector<Tensor<T>>{g};
-    });
+    Tensor<T> y = scale_fwd(a.value(), s);
+    return record<T>("scale", y, {&a}, [s](const Tensor<T>& gy) { return std::vector<Tensor<T>>{scale_fwd(gy, s)}; });
 }
 
 /// Sum of all elements, as a one-element tensor of shape [1] (accumulated in double).
 template <class T>
 Var<T> sum(const Var<T>& a) {
-    detail::static_check_float<T>();
-#if ICHSEG_WITH_CUDA
-    if (a.device().is_cuda()) return cuda::sum(a);
-#endif
-    Tensor<T> ac = detail::cpu_input("sum", a.value());
-    double s = 0;
-    for (int64_t i = 0; i < ac.numel(); ++i) s += ac.data()[i];
-    const Shape as = ac.shape();
-    return record<T>("sum", Tensor<T>::full({1}, static_cast<T>(s)), {&a}, [as](const Tensor<T>& gy) {
-        return std::vector<Tensor<T>>{Tensor<T>::full(as, gy.to_vector()[0])};
-    });
+    const Shape as = a.shape();
+    return record<T>("sum", sum_fwd(a.value()), {&a},
+                     [as](const Tensor<T>& gy) { return std::vector<Tensor<T>>{sum_bwd(gy, as)}; });
 }
 
 template <class T>

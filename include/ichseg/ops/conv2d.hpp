@@ -4,7 +4,9 @@
 ///   conv2d_fprop: y[n,k,p,q] = b[k] + sum_{c,r,s} w[k,c,r,s] * x[n,c, p*sh - ph + r, q*sw - pw + s]
 ///   conv2d_dgrad: dx = dL/dx given dy = dL/dy           (the transpose of fprop in x)
 ///   conv2d_wgrad: dw = dL/dw, db = sum_{n,p,q} dy         (overwritten, not accumulated)
-///   conv2d(Var...): the differentiable op on the tape.
+///   conv2d(Var...): the differentiable op on the tape; its backward is dgrad and wgrad.
+/// The three roles are the tensor-level entry points: each validates, then runs on the tensors' device
+/// (cpu/conv2d*.hpp or cuda/conv2d.hpp). The sizes both backends take: params/conv2d.hpp.
 /// Shapes: x (N,C,H,W), w (K,C,R,S), b (K) or undefined, y (N,K,P,Q) with P = (H + 2ph - R)/sh + 1.
 /// Derivatives and the accumulation rule: docs/ops.md.
 #pragma once
@@ -13,6 +15,10 @@
 #include "ichseg/cpu/conv2d_single_channel.hpp"
 #include "ichseg/cpu/conv2d_winograd.hpp"
 #include "ichseg/ops/common.hpp"
+#include "ichseg/params/conv2d.hpp"
+#if ICHSEG_WITH_CUDA
+#include "ichseg/cuda/conv2d.hpp"
+#endif
 
 namespace ichseg {
 
@@ -44,7 +50,7 @@ inline ConvAlgorithm requested_algorithm(const Conv2dParams& p) {
 
 /// Whether the CPU should run this convolution by Winograd; throws if Winograd was forced but does not apply.
 template <class T>
-bool use_winograd(const cpu::ConvGeometry& g, const Conv2dParams& p) {
+bool use_winograd(const Conv2dGeometry& g, const Conv2dParams& p) {
     const bool ok = std::is_same_v<T, float> && cpu::winograd::applicable(g);
     const ConvAlgorithm a = requested_algorithm(p);
     if (a == ConvAlgorithm::Winograd && p.algorithm == ConvAlgorithm::Winograd)
@@ -53,14 +59,14 @@ bool use_winograd(const cpu::ConvGeometry& g, const Conv2dParams& p) {
     return a == ConvAlgorithm::Auto && ok && cpu::winograd::preferred(g);
 }
 /// Whether Auto runs this float convolution with the single-channel loops (the U-Net's input layer).
-inline bool use_single_channel(const cpu::ConvGeometry& g, const Conv2dParams& p) {
+inline bool use_single_channel(const Conv2dGeometry& g, const Conv2dParams& p) {
     return requested_algorithm(p) == ConvAlgorithm::Auto && cpu::single_channel::applicable(g);
 }
 }  // namespace detail
 
 /// Validates shapes and returns the geometry; throws naming `op` and the offending shapes.
 template <class T>
-cpu::ConvGeometry conv2d_geometry(const char* op, const Shape& x, const Shape& w, const Conv2dParams& p) {
+Conv2dGeometry conv2d_geometry(const char* op, const Shape& x, const Shape& w, const Conv2dParams& p) {
     ICHSEG_CHECK(x.size() == 4, op, ": input must be (N,C,H,W), got ", to_string(x));
     ICHSEG_CHECK(w.size() == 4, op, ": weight must be (K,C,R,S), got ", to_string(w));
     ICHSEG_CHECK(x[1] == w[1], op, ": input has ", x[1], " channels but weight ", to_string(w), " expects ", w[1],
@@ -80,12 +86,17 @@ Tensor<T> conv2d_fprop(const Tensor<T>& x_in, const Tensor<T>& w_in, const Tenso
     const char* op = "conv2d_fprop";
     detail::check_rank(op, "input", x_in, 4);
     detail::check_rank(op, "weight", w_in, 4);
-    auto g = conv2d_geometry<T>(op, x_in.shape(), w_in.shape(), p);
+    const Conv2dGeometry g = conv2d_geometry<T>(op, x_in.shape(), w_in.shape(), p);
     if (b_in.defined())
         ICHSEG_CHECK(b_in.dim() == 1 && b_in.size(0) == g.K, op, ": bias must be (", g.K, "), got ", describe(b_in));
+    const Device dev = detail::op_device(op, {&x_in, &w_in, &b_in});
 #if ICHSEG_WITH_CUDA
-    if (x_in.device().is_cuda()) return cuda::conv2d_fprop(g, x_in, w_in, b_in);
+    if (dev.is_cuda()) {
+        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+        return cuda::conv2d_fprop(g, x_in, w_in, b_in);
+    }
 #endif
+    detail::require_support<T>(op, dev, cpu::supports<T>(g));
     Tensor<T> x = detail::cpu_input(op, x_in), w = detail::cpu_input(op, w_in), b = detail::cpu_input(op, b_in);
     Tensor<T> y = Tensor<T>::empty({g.N, g.K, g.P, g.Q});
     const T* bp = b.defined() ? b.data() : nullptr;
@@ -105,13 +116,21 @@ Tensor<T> conv2d_fprop(const Tensor<T>& x_in, const Tensor<T>& w_in, const Tenso
 
 template <class T>
 Tensor<T> conv2d_dgrad(const Tensor<T>& dy_in, const Tensor<T>& w_in, const Shape& x_shape, const Conv2dParams& p) {
+    detail::static_check_float<T>();
     const char* op = "conv2d_dgrad";
-    auto g = conv2d_geometry<T>(op, x_shape, w_in.shape(), p);
+    detail::check_rank(op, "dy", dy_in, 4);
+    detail::check_rank(op, "weight", w_in, 4);
+    const Conv2dGeometry g = conv2d_geometry<T>(op, x_shape, w_in.shape(), p);
     ICHSEG_CHECK(dy_in.shape() == Shape({g.N, g.K, g.P, g.Q}), op, ": dy ", to_string(dy_in.shape()),
                  " does not match the output shape ", to_string(Shape{g.N, g.K, g.P, g.Q}));
+    const Device dev = detail::op_device(op, {&dy_in, &w_in});
 #if ICHSEG_WITH_CUDA
-    if (dy_in.device().is_cuda()) return cuda::conv2d_dgrad(g, dy_in, w_in);
+    if (dev.is_cuda()) {
+        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+        return cuda::conv2d_dgrad(g, dy_in, w_in);
+    }
 #endif
+    detail::require_support<T>(op, dev, cpu::supports<T>(g));
     Tensor<T> dy = detail::cpu_input(op, dy_in), w = detail::cpu_input(op, w_in);
     Tensor<T> dx = Tensor<T>::empty(x_shape);
     if constexpr (std::is_same_v<T, float>) {
@@ -128,13 +147,21 @@ Tensor<T> conv2d_dgrad(const Tensor<T>& dy_in, const Tensor<T>& w_in, const Shap
 template <class T>
 std::pair<Tensor<T>, Tensor<T>> conv2d_wgrad(const Tensor<T>& dy_in, const Tensor<T>& x_in, const Shape& w_shape,
                                              const Conv2dParams& p, bool with_bias) {
+    detail::static_check_float<T>();
     const char* op = "conv2d_wgrad";
-    auto g = conv2d_geometry<T>(op, x_in.shape(), w_shape, p);
+    detail::check_rank(op, "dy", dy_in, 4);
+    detail::check_rank(op, "input", x_in, 4);
+    const Conv2dGeometry g = conv2d_geometry<T>(op, x_in.shape(), w_shape, p);
     ICHSEG_CHECK(dy_in.shape() == Shape({g.N, g.K, g.P, g.Q}), op, ": dy ", to_string(dy_in.shape()),
                  " does not match the output shape ", to_string(Shape{g.N, g.K, g.P, g.Q}));
+    const Device dev = detail::op_device(op, {&dy_in, &x_in});
 #if ICHSEG_WITH_CUDA
-    if (dy_in.device().is_cuda()) return cuda::conv2d_wgrad(g, dy_in, x_in, with_bias);
+    if (dev.is_cuda()) {
+        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+        return cuda::conv2d_wgrad(g, dy_in, x_in, with_bias);
+    }
 #endif
+    detail::require_support<T>(op, dev, cpu::supports<T>(g));
     Tensor<T> dy = detail::cpu_input(op, dy_in), x = detail::cpu_input(op, x_in);
     Tensor<T> dw = Tensor<T>::empty(w_shape), db;
     if (with_bias) db = Tensor<T>::empty({g.K});

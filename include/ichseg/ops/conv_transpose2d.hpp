@@ -8,10 +8,16 @@
 ///   conv_transpose2d_wgrad      = conv2d_wgrad(dy := x, x := dy)     -> (Cin, Cout, R, S)
 /// Hout = (H - 1) * stride - 2 * pad + R + output_padding. The U-Net uses R = S = stride = 2, pad 0; on the CPU
 /// that case runs as pixel-wise products instead (cpu/conv_transpose2d.hpp), the same result up to rounding.
+/// The roles dispatch through conv2d's entry points; the bias and its gradient are this op's own kernels
+/// (cpu/conv_transpose2d.hpp, cuda/conv_transpose2d.hpp). conv_transpose2d(Var...): the tape node, whose backward
+/// is conv_transpose2d_dgrad and conv_transpose2d_wgrad.
 #pragma once
 
 #include "ichseg/cpu/conv_transpose2d.hpp"
 #include "ichseg/ops/conv2d.hpp"
+#if ICHSEG_WITH_CUDA
+#include "ichseg/cuda/conv_transpose2d.hpp"
+#endif
 
 namespace ichseg {
 
@@ -21,13 +27,10 @@ struct ConvTranspose2dParams {
 };
 
 namespace detail {
-/// The U-Net's case, 2x2 kernel, stride 2, no padding, with every tensor on the CPU: cpu::convt2x2 runs it.
-template <class T>
-bool convt2x2_applies(const Shape& w, const ConvTranspose2dParams& p, std::initializer_list<const Tensor<T>*> ts) {
-    for (const Tensor<T>* t : ts)
-        if (t->defined() && !t->device().is_cpu()) return false;
-    return w.size() == 4 && w[2] == 2 && w[3] == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 &&
-           p.pad_w == 0 && p.output_pad_h == 0 && p.output_pad_w == 0;
+/// The U-Net's case, 2x2 kernel, stride 2, no padding, on the CPU: cpu::convt2x2 runs it.
+inline bool convt2x2_applies(Device dev, const Shape& w, const ConvTranspose2dParams& p) {
+    return dev.is_cpu() && w.size() == 4 && w[2] == 2 && w[3] == 2 && p.stride_h == 2 && p.stride_w == 2 &&
+           p.pad_h == 0 && p.pad_w == 0 && p.output_pad_h == 0 && p.output_pad_w == 0;
 }
 }  // namespace detail
 
@@ -57,36 +60,34 @@ Tensor<T> conv_transpose2d_fprop(const Tensor<T>& x, const Tensor<T>& w, const T
     const Shape ys = conv_transpose2d_output_shape(op, x.shape(), w.shape(), p);
     if (b.defined())
         ICHSEG_CHECK(b.dim() == 1 && b.size(0) == ys[1], op, ": bias must be (", ys[1], "), got ", describe(b));
-    if (detail::convt2x2_applies<T>(w.shape(), p, {&x, &w, &b})) {
+    const Device dev = detail::op_device(op, {&x, &w, &b});
+    if (detail::convt2x2_applies(dev, w.shape(), p)) {
         const Tensor<T> xc = x.contiguous(), wc = w.contiguous(), bc = b.defined() ? b.contiguous() : Tensor<T>();
         Tensor<T> y = Tensor<T>::empty(ys);
         cpu::convt2x2::fprop<T>({ys[0], w.size(0), ys[1], x.size(2), x.size(3)}, xc.data(), wc.data(),
                                 bc.defined() ? bc.data() : nullptr, y.data());
         return y;
     }
-    Tensor<T> y = conv2d_dgrad(x, w, ys, p.as_conv());
+    Tensor<T> y = conv2d_dgrad(x, w, ys, p.as_conv());  // asks the backend's supports() for the geometry
+    if (!b.defined()) return y;
 #if ICHSEG_WITH_CUDA
-    if (y.device().is_cuda()) {
-        if (b.defined()) cuda::add_channel_bias_(y, b);
+    if (dev.is_cuda()) {
+        cuda::add_channel_bias_(y, b);
         return y;
     }
 #endif
-    if (b.defined()) {
-        Tensor<T> bc = detail::cpu_input(op, b);
-        const int64_t HW = ys[2] * ys[3];
-        parallel_for(ys[0] * ys[1], [&](int64_t nc) {
-            T* row = y.data() + nc * HW;
-            const T bk = bc.data()[nc % ys[1]];
-            for (int64_t i = 0; i < HW; ++i) row[i] += bk;
-        }, y.numel());
-    }
+    const Tensor<T> bc = detail::cpu_input(op, b);
+    cpu::add_channel_bias(ys[0], ys[1], ys[2] * ys[3], bc.data(), y.data());
     return y;
 }
 
 template <class T>
 Tensor<T> conv_transpose2d_dgrad(const Tensor<T>& dy, const Tensor<T>& w, const ConvTranspose2dParams& p) {
+    detail::static_check_float<T>();
+    const char* op = "conv_transpose2d_dgrad";
+    const Device dev = detail::op_device(op, {&dy, &w});
     if (dy.dim() == 4 && w.dim() == 4 && dy.size(1) == w.size(1) && dy.size(2) % 2 == 0 && dy.size(3) % 2 == 0 &&
-        detail::convt2x2_applies<T>(w.shape(), p, {&dy, &w})) {
+        detail::convt2x2_applies(dev, w.shape(), p)) {
         const Tensor<T> dyc = dy.contiguous(), wc = w.contiguous();
         Tensor<T> dx = Tensor<T>::empty({dy.size(0), w.size(0), dy.size(2) / 2, dy.size(3) / 2});
         cpu::convt2x2::dgrad<T>({dy.size(0), w.size(0), w.size(1), dy.size(2) / 2, dy.size(3) / 2}, dyc.data(),
@@ -100,10 +101,13 @@ Tensor<T> conv_transpose2d_dgrad(const Tensor<T>& dy, const Tensor<T>& w, const 
 template <class T>
 std::pair<Tensor<T>, Tensor<T>> conv_transpose2d_wgrad(const Tensor<T>& dy, const Tensor<T>& x, const Shape& w_shape,
                                                        const ConvTranspose2dParams& p, bool with_bias) {
+    detail::static_check_float<T>();
+    const char* op = "conv_transpose2d_wgrad";
+    const Device dev = detail::op_device(op, {&dy, &x});
     Tensor<T> dw;
     if (dy.dim() == 4 && x.dim() == 4 && w_shape.size() == 4 && x.size(1) == w_shape[0] &&
         dy.size(1) == w_shape[1] && dy.size(0) == x.size(0) && dy.size(2) == 2 * x.size(2) &&
-        dy.size(3) == 2 * x.size(3) && detail::convt2x2_applies<T>(w_shape, p, {&dy, &x})) {
+        dy.size(3) == 2 * x.size(3) && detail::convt2x2_applies(dev, w_shape, p)) {
         const Tensor<T> dyc = dy.contiguous(), xc = x.contiguous();
         dw = Tensor<T>::empty(w_shape);
         cpu::convt2x2::wgrad<T>({x.size(0), x.size(1), dy.size(1), x.size(2), x.size(3)}, dyc.data(), xc.data(),
@@ -112,22 +116,13 @@ std::pair<Tensor<T>, Tensor<T>> conv_transpose2d_wgrad(const Tensor<T>& dy, cons
         dw = conv2d_wgrad(x, dy, w_shape, p.as_conv(), false).first;
     }
     Tensor<T> db;
+    if (!with_bias) return {dw, db};
 #if ICHSEG_WITH_CUDA
-    if (dy.device().is_cuda()) return {dw, with_bias ? cuda::channel_sum(dy) : db};
+    if (dev.is_cuda()) return {dw, cuda::channel_sum(dy)};
 #endif
-    if (with_bias) {
-        Tensor<T> g = detail::cpu_input("conv_transpose2d_wgrad", dy);
-        const int64_t N = g.size(0), C = g.size(1), HW = g.size(2) * g.size(3);
-        db = Tensor<T>::empty({C});
-        parallel_for(C, [&](int64_t c) {
-            T s = 0;
-            for (int64_t n = 0; n < N; ++n) {
-                const T* row = g.data() + (n * C + c) * HW;
-                for (int64_t i = 0; i < HW; ++i) s += row[i];
-            }
-            db.data()[c] = s;
-        }, g.numel());
-    }
+    const Tensor<T> g = detail::cpu_input(op, dy);
+    db = Tensor<T>::empty({g.size(1)});
+    cpu::channel_sum(g.size(0), g.size(1), g.size(2) * g.size(3), g.data(), db.data());
     return {dw, db};
 }
 

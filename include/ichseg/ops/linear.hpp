@@ -2,47 +2,119 @@
 /// @brief Fully connected layer (torch.nn.functional.linear): y = x W^T + b.
 /// Shapes: x (N, in), W (out, in), b (out) or undefined, y (N, out).
 /// Backward: dx = dy W, dW = dy^T x, db = sum over N of dy.
+///   linear_fwd(x, w, b) -> y;  linear_dgrad(dy, w) -> dx;  linear_wgrad(dy, x, with_bias) -> {dW, db}
+///   (tensor-level, either device);  linear(Var...): the tape node.
+/// Kernels: cpu/linear.hpp, cuda/linear.hpp (kernels/linear.cu).
 #pragma once
 
-#include "ichseg/cpu/gemm.hpp"
+#include <utility>
+
+#include "ichseg/cpu/linear.hpp"
 #include "ichseg/ops/common.hpp"
+#include "ichseg/params/linear.hpp"
+#if ICHSEG_WITH_CUDA
+#include "ichseg/cuda/linear.hpp"
+#endif
 
 namespace ichseg {
 
+/// Validates x (N, in) and W (out, in); the sizes both backends take.
+inline LinearGeometry linear_geometry(const char* op, const Shape& x, const Shape& w) {
+    ICHSEG_CHECK(x.size() == 2, op, ": input must be (N, in), got ", to_string(x));
+    ICHSEG_CHECK(w.size() == 2, op, ": weight must be (out, in), got ", to_string(w));
+    ICHSEG_CHECK(w[1] == x[1], op, ": input ", to_string(x), " has ", x[1], " features but weight ", to_string(w),
+                 " expects ", w[1]);
+    return {x[0], x[1], w[0]};
+}
+
+template <class T>
+Tensor<T> linear_fwd(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b) {
+    detail::static_check_float<T>();
+    const char* op = "linear_fwd";
+    detail::check_rank(op, "input", x, 2);
+    detail::check_rank(op, "weight", w, 2);
+    const LinearGeometry g = linear_geometry(op, x.shape(), w.shape());
+    if (b.defined())
+        ICHSEG_CHECK(b.dim() == 1 && b.size(0) == g.out, op, ": bias must be (", g.out, "), got ", describe(b));
+    const Device dev = detail::op_device(op, {&x, &w, &b});
+#if ICHSEG_WITH_CUDA
+    if (dev.is_cuda()) {
+        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+        return cuda::linear_fwd(g, x, w, b);
+    }
+#endif
+    detail::require_support<T>(op, dev, cpu::supports<T>(g));
+    const Tensor<T> xc = detail::cpu_input(op, x), wc = detail::cpu_input(op, w), bc = detail::cpu_input(op, b);
+    Tensor<T> y = Tensor<T>::empty({g.N, g.out});
+    cpu::linear_fwd(g, xc.data(), wc.data(), bc.defined() ? bc.data() : nullptr, y.data());
+    return y;
+}
+
+/// dx (N, in) = dy (N, out) W.
+template <class T>
+Tensor<T> linear_dgrad(const Tensor<T>& dy, const Tensor<T>& w) {
+    detail::static_check_float<T>();
+    const char* op = "linear_dgrad";
+    detail::check_rank(op, "dy", dy, 2);
+    detail::check_rank(op, "weight", w, 2);
+    ICHSEG_CHECK(dy.size(1) == w.size(0), op, ": dy ", describe(dy), " does not match weight ", describe(w));
+    const LinearGeometry g{dy.size(0), w.size(1), w.size(0)};
+    const Device dev = detail::op_device(op, {&dy, &w});
+#if ICHSEG_WITH_CUDA
+    if (dev.is_cuda()) {
+        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+        return cuda::linear_dgrad(g, dy, w);
+    }
+#endif
+    detail::require_support<T>(op, dev, cpu::supports<T>(g));
+    const Tensor<T> dyc = detail::cpu_input(op, dy), wc = detail::cpu_input(op, w);
+    Tensor<T> dx = Tensor<T>::empty({g.N, g.in});
+    cpu::linear_dgrad(g, dyc.data(), wc.data(), dx.data());
+    return dx;
+}
+
+/// {dW (out, in) = dy^T x, db (out) = sum over N of dy}; db undefined when with_bias is false.
+template <class T>
+std::pair<Tensor<T>, Tensor<T>> linear_wgrad(const Tensor<T>& dy, const Tensor<T>& x, bool with_bias) {
+    detail::static_check_float<T>();
+    const char* op = "linear_wgrad";
+    detail::check_rank(op, "dy", dy, 2);
+    detail::check_rank(op, "input", x, 2);
+    ICHSEG_CHECK(dy.size(0) == x.size(0), op, ": dy ", describe(dy), " and input ", describe(x),
+                 " differ in batch size");
+    const LinearGeometry g{x.size(0), x.size(1), dy.size(1)};
+    const Device dev = detail::op_device(op, {&dy, &x});
+#if ICHSEG_WITH_CUDA
+    if (dev.is_cuda()) {
+        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+        return cuda::linear_wgrad(g, dy, x, with_bias);
+    }
+#endif
+    detail::require_support<T>(op, dev, cpu::supports<T>(g));
+    const Tensor<T> dyc = detail::cpu_input(op, dy), xc = detail::cpu_input(op, x);
+    Tensor<T> dw = Tensor<T>::empty({g.out, g.in}), db;
+    if (with_bias) db = Tensor<T>::empty({g.out});
+    cpu::linear_wgrad(g, dyc.data(), xc.data(), dw.data(), with_bias ? db.data() : nullptr);
+    return {dw, db};
+}
+
 template <class T>
 Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
-    detail::static_check_float<T>();
-    const char* op = "linear";
-    detail::check_rank(op, "input", x.value(), 2);
-    detail::check_rank(op, "weight", w.value(), 2);
-    const int64_t N = x.size(0), in = x.size(1), out = w.size(0);
-    ICHSEG_CHECK(w.size(1) == in, op, ": input ", to_string(x.shape()), " has ", in, " features but weight ",
-                 to_string(w.shape()), " expects ", w.size(1));
-    if (b.defined())
-        ICHSEG_CHECK(b.dim() == 1 && b.size(0) == out, op, ": bias must be (", out, "), got ", describe(b.value()));
-#if ICHSEG_WITH_CUDA
-    if (x.device().is_cuda()) return cuda::linear(x, w, b);
-#endif
-    Tensor<T> xc = detail::cpu_input(op, x.value()), wc = detail::cpu_input(op, w.value());
-    Tensor<T> y = Tensor<T>::empty({N, out});
-    cpu::gemm<T>(false, true, N, out, in, T(1), xc.data(), in, wc.data(), in, T(0), y.data(), out);
-    if (b.defined()) {
-        Tensor<T> bc = detail::cpu_input(op, b.value());
-        for (int64_t n = 0; n < N; ++n)
-            for (int64_t o = 0; o < out; ++o) y.data()[n * out + o] += bc.data()[o];
-    }
+    const Tensor<T> bv = b.defined() ? b.value() : Tensor<T>();
+    Tensor<T> y = linear_fwd(x.value(), w.value(), bv);
+    // x is needed for the weight/bias gradients, W for the input gradient.
+    const bool keep_x = w.requires_grad() || b.requires_grad(), keep_w = x.requires_grad();
+    Tensor<T> xs = keep_x ? x.value() : Tensor<T>(), ws = keep_w ? w.value() : Tensor<T>();
     const bool has_b = b.defined();
-    return record<T>("linear", y, {&x, &w, &b}, [xc, wc, N, in, out, has_b](const Tensor<T>& gy_in) {
-        Tensor<T> gy = detail::cpu_input("linear_bwd", gy_in);
-        Tensor<T> dx = Tensor<T>::empty({N, in}), dw = Tensor<T>::empty({out, in}), db;
-        cpu::gemm<T>(false, false, N, in, out, T(1), gy.data(), out, wc.data(), in, T(0), dx.data(), in);
-        cpu::gemm<T>(true, false, out, in, N, T(1), gy.data(), out, xc.data(), in, T(0), dw.data(), in);
-        if (has_b) {
-            db = Tensor<T>::zeros({out});
-            for (int64_t n = 0; n < N; ++n)
-                for (int64_t o = 0; o < out; ++o) db.data()[o] += gy.data()[n * out + o];
+    return record<T>("linear", y, {&x, &w, &b}, [xs, ws, has_b](const Tensor<T>& gy) {
+        std::vector<Tensor<T>> g(3);
+        if (ws.defined()) g[0] = linear_dgrad(gy, ws);
+        if (xs.defined()) {
+            auto [dw, db] = linear_wgrad(gy, xs, has_b);
+            g[1] = dw;
+            g[2] = db;
         }
-        return std::vector<Tensor<T>>{dx, dw, db};
+        return g;
     });
 }
 
