@@ -1,6 +1,8 @@
 /// @file common.hpp (loss)
-/// @brief Losses are fused: one CPU pass computes the scalar value and dL/d(input) together; the recorded node
-/// only scales that saved gradient by the incoming scalar gradient.
+/// @brief What every loss header shares. Losses are fused: the tensor-level entry point X_loss_value_and_grad
+/// (loss/X.hpp) computes the scalar value and dL/d(input) together, on the CPU (cpu/X.hpp) or on CUDA
+/// (cuda/X.hpp); the tape node recorded by record_loss below, the same for every loss, only scales those saved
+/// gradients by the incoming scalar gradient. Index arguments (labels, cells) are validated on the host.
 #pragma once
 
 #include <vector>
