@@ -46,11 +46,11 @@ void refused(const Support& s, const std::string& fragment) {
 
 TEST_CASE("every loss runs float and double on the CPU and only float on CUDA (the paper's sizes)",
           "[loss][supports]") {
-    check_dtypes(DiceGeometry{32, 256 * 256});                   // segmentation batch
-    check_dtypes(BceWithLogitsGeometry{32, 7});                   // multi-label pretext
-    check_dtypes(CrossEntropyGeometry{32, 2});                    // binary pretext
-    check_dtypes(MseGeometry{32 * 256 * 256});                    // context restoration
-    check_dtypes(NtXentGeometry{120, 128});                       // SimCLR, 2 x 60 views
+    check_dtypes(DiceGeometry{32, 256 * 256});                      // segmentation batch
+    check_dtypes(BceWithLogitsGeometry{32, 7});                     // multi-label pretext
+    check_dtypes(CrossEntropyGeometry{32, 2});                      // binary pretext
+    check_dtypes(MseGeometry{32 * 256 * 256});                      // context restoration
+    check_dtypes(NtXentGeometry{120, 128});                         // SimCLR, 2 x 60 views
     check_dtypes(LocalContrastiveGeometry{32, 64, 64, 64, 3, 13});  // local regions
 }
 
