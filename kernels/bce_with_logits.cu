@@ -2,7 +2,7 @@
 /// @brief Mean BCE with logits and per-label pos_weight, value and gradient in one kernel (per-element math in
 /// double, as on the CPU; block partials of the loss added on the host in order).
 #include "elementwise.cuh"
-#include "ichseg/cuda/losses.hpp"
+#include "ichseg/cuda/bce_with_logits.hpp"
 
 namespace ichseg::cuda {
 namespace kern {
@@ -23,9 +23,10 @@ struct BceTerm {
 };
 }  // namespace kern
 namespace launch {
-double bce_with_logits_loss(int64_t B, int64_t C, const float* x, const float* t, const float* pos_weight, float* grad) {
-    const double n = static_cast<double>(B * C);
-    return kern::launch_sum(B * C, kern::BceTerm{static_cast<int>(C), n, x, t, pos_weight, grad}) / n;
+double bce_with_logits_loss_value_and_grad(const BceWithLogitsGeometry& g, const float* x, const float* t,
+                                           const float* pos_weight, float* grad) {
+    const double n = static_cast<double>(g.numel());
+    return kern::launch_sum(g.numel(), kern::BceTerm{static_cast<int>(g.C), n, x, t, pos_weight, grad}) / n;
 }
 }  // namespace launch
 }  // namespace ichseg::cuda

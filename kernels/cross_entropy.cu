@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "elementwise.cuh"
-#include "ichseg/cuda/losses.hpp"
+#include "ichseg/cuda/cross_entropy.hpp"
 
 namespace ichseg::cuda {
 namespace kern {
@@ -27,7 +27,9 @@ __global__ void cross_entropy_kernel(int B, int K, const float* __restrict__ x, 
 }
 }  // namespace kern
 namespace launch {
-double cross_entropy_loss(int64_t B, int64_t K, const float* x, const int64_t* labels, float* grad) {
+double cross_entropy_loss_value_and_grad(const CrossEntropyGeometry& g, const float* x, const int64_t* labels,
+                                         float* grad) {
+    const int64_t B = g.B, K = g.K;
     if (B == 0) return 0.0;
     cudaStream_t st = detail::stream();
     detail::Workspace<double> rows(static_cast<std::size_t>(B));

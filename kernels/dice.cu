@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "elementwise.cuh"
-#include "ichseg/cuda/losses.hpp"
+#include "ichseg/cuda/dice.hpp"
 
 namespace ichseg::cuda {
 namespace kern {
@@ -58,7 +58,10 @@ __global__ void dice_grad_kernel(int B, int M, int chunk, const float* __restric
 }  // namespace kern
 
 namespace launch {
-double dice_loss(int64_t B, int64_t M, const float* pred, const float* target, double eps, double alpha, float* grad) {
+double dice_loss_value_and_grad(const DiceGeometry& g, const DiceParams& p, const float* pred, const float* target,
+                                float* grad) {
+    const int64_t B = g.B, M = g.M;
+    const double eps = p.eps, alpha = p.alpha;
     if (B == 0) return 0.0;
     cudaStream_t st = detail::stream();
     int64_t S = std::max<int64_t>(1, std::min<int64_t>((4LL * detail::sm_count() + B - 1) / B, (M + 1023) / 1024));

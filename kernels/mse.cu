@@ -1,7 +1,7 @@
 /// @file mse.cu
 /// @brief Mean squared error, value and gradient in one kernel (block partials in double, host sum in order).
 #include "elementwise.cuh"
-#include "ichseg/cuda/losses.hpp"
+#include "ichseg/cuda/mse.hpp"
 
 namespace ichseg::cuda {
 namespace kern {
@@ -18,7 +18,8 @@ struct MseTerm {
 };
 }  // namespace kern
 namespace launch {
-double mse_loss(int64_t n, const float* y, const float* t, float* grad) {
+double mse_loss_value_and_grad(const MseGeometry& g, const float* y, const float* t, float* grad) {
+    const int64_t n = g.n;
     const float k = static_cast<float>(2.0 / static_cast<double>(n));
     return kern::launch_sum(n, kern::MseTerm{k, y, t, grad}) / static_cast<double>(n);
 }

@@ -1,6 +1,6 @@
 /// @file nt_xent.cu
-/// @brief NT-Xent (SimCLR) for G independent groups of `rows` embeddings, and the local contrastive loss built
-/// on it (gather the K x K regions of both views per image, NT-Xent per image, scatter the gradient back).
+/// @brief NT-Xent (SimCLR) for G independent groups of `rows` embeddings (one group: the global loss; one group per
+/// image: the local contrastive loss of kernels/local_contrastive.cu).
 ///   normalise: one warp per row, |z| in double, u = z / max(|z|, 1e-12).
 ///   logits:    one block per (anchor i, group): s_ij = u_i . u_j / tau (one warp per j), log-sum-exp over j != i in
 ///              double, A_ij = (softmax_ij - [j = pos]) * weight / rows, l_i = lse - s_i,pos.
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "elementwise.cuh"
-#include "ichseg/cuda/losses.hpp"
+#include "ichseg/cuda/nt_xent.hpp"
 
 namespace ichseg::cuda {
 namespace kern {
@@ -86,51 +86,11 @@ __global__ void ntx_grad_kernel(int rows, int D, const float* __restrict__ u, co
             static_cast<float>((du[d] - ug[static_cast<long long>(i) * D + d] * dot) / nrm);
 }
 
-struct RegionIndex {
-    int C, H, W, K, R, gw;
-    const int64_t* cells;
-    /// element (b, row, e) of the gathered (B, 2R, D) block -> (view, offset into the (C,H,W) map of image b)
-    __device__ void map(long long idx, int& view, long long& off) const {
-        const int D = C * K * K;
-        const long long br = idx / D;
-        const int e = static_cast<int>(idx - br * D);
-        const int b = static_cast<int>(br / (2 * R)), row = static_cast<int>(br - static_cast<long long>(b) * 2 * R);
-        view = row / R;
-        const int r = row - view * R;
-        const int cell = static_cast<int>(cells[static_cast<long long>(b) * R + r]), cy = cell / gw, cx = cell - cy * gw;
-        const int c = e / (K * K), rem = e - c * K * K, ky = rem / K, kx = rem - ky * K;
-        off = static_cast<long long>(b) * C * H * W + (static_cast<long long>(c) * H + cy * K + ky) * W + cx * K + kx;
-    }
-};
-struct RegionGather {
-    RegionIndex ix;
-    const float* f1;
-    const float* f2;
-    float* v;
-    __device__ void operator()(long long i) const {
-        int view;
-        long long off;
-        ix.map(i, view, off);
-        v[i] = (view ? f2 : f1)[off];
-    }
-};
-struct RegionScatter {
-    RegionIndex ix;
-    const float* gv;
-    float* g1;
-    float* g2;
-    __device__ void operator()(long long i) const {
-        int view;
-        long long off;
-        ix.map(i, view, off);
-        atomicAdd((view ? g2 : g1) + off, gv[i]);
-    }
-};
-
 }  // namespace kern
 
 namespace launch {
-double nt_xent_groups(int64_t G, int64_t rows, int64_t D, const float* z, double tau, double weight, float* grad) {
+double nt_xent_groups(int64_t G, const NtXentGeometry& g, double tau, double weight, const float* z, float* grad) {
+    const int64_t rows = g.rows, D = g.D;
     if (G == 0 || rows == 0) return 0.0;
     cudaStream_t st = detail::stream();
     detail::Workspace<float> u(static_cast<std::size_t>(G * rows * D));
@@ -154,28 +114,16 @@ double nt_xent_groups(int64_t G, int64_t rows, int64_t D, const float* z, double
     ICHSEG_CUDA_CHECK(cudaMemcpyAsync(h.data(), loss_row.ptr, sizeof(double) * h.size(), cudaMemcpyDeviceToHost, st));
     ICHSEG_CUDA_CHECK(cudaStreamSynchronize(st));
     double total = 0;
-    for (int64_t g = 0; g < G; ++g) {
+    for (int64_t q = 0; q < G; ++q) {
         double l = 0;
-        for (int64_t i = 0; i < rows; ++i) l += h[static_cast<std::size_t>(g * rows + i)];
+        for (int64_t i = 0; i < rows; ++i) l += h[static_cast<std::size_t>(q * rows + i)];
         total += l * weight / static_cast<double>(rows);
     }
     return total;
 }
 
-double local_contrastive_loss(int64_t B, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, const float* f1,
-                              const float* f2, const int64_t* cells, double tau, float* g1, float* g2) {
-    const int64_t D = C * K * K, n = B * 2 * R * D;
-    cudaStream_t st = detail::stream();
-    ICHSEG_CUDA_CHECK(cudaMemsetAsync(g1, 0, sizeof(float) * B * C * H * W, st));
-    ICHSEG_CUDA_CHECK(cudaMemsetAsync(g2, 0, sizeof(float) * B * C * H * W, st));
-    if (n == 0) return 0.0;
-    const kern::RegionIndex ix{static_cast<int>(C), static_cast<int>(H), static_cast<int>(W), static_cast<int>(K),
-                               static_cast<int>(R), static_cast<int>(W / K), cells};
-    detail::Workspace<float> v(static_cast<std::size_t>(n)), gv(static_cast<std::size_t>(n));
-    kern::launch_map(n, kern::RegionGather{ix, f1, f2, v.ptr});
-    const double loss = nt_xent_groups(B, 2 * R, D, v.ptr, tau, 1.0 / static_cast<double>(B), gv.ptr);
-    kern::launch_map(n, kern::RegionScatter{ix, gv.ptr, g1, g2});
-    return loss;
+double nt_xent_loss_value_and_grad(const NtXentGeometry& g, double tau, const float* z, float* grad) {
+    return nt_xent_groups(1, g, tau, 1.0, z, grad);
 }
 }  // namespace launch
 }  // namespace ichseg::cuda

@@ -44,6 +44,22 @@ TEST_CASE("local contrastive loss: swapping the views leaves the loss unchanged"
     CHECK(l12 == Approx(l21).epsilon(1e-13));
 }
 
+TEST_CASE("local contrastive loss reads a strided view of cells by index, not by memory order",
+          "[loss][local_contrastive]") {
+    const auto f1 = uniform<double>({2, 3, 6, 6}, 5), f2 = uniform<double>({2, 3, 6, 6}, 6);
+    // columns 1..2 of a (2, 4) tensor: rows {3, 1} and {2, 0}; reading memory from the view's first element
+    // would give {3, 1, 9, 9}, out of the 2 x 2 grid
+    const auto wide = Tensor<int64_t>::from_vector({2, 4}, {9, 3, 1, 9, 9, 2, 0, 9});
+    const Tensor<int64_t> cells = wide.narrow(1, 1, 2);
+    REQUIRE_FALSE(cells.is_contiguous());
+    const auto dense = Tensor<int64_t>::from_vector({2, 2}, {3, 1, 2, 0});
+    const LossAndGrad<double> ls = local_contrastive_loss_value_and_grad(f1, f2, cells, {3, 0.1});
+    const LossAndGrad<double> ld = local_contrastive_loss_value_and_grad(f1, f2, dense, {3, 0.1});
+    CHECK(ls.value == ld.value);
+    CHECK(ls.grads[0].to_vector() == ld.grads[0].to_vector());
+    CHECK(ls.grads[1].to_vector() == ld.grads[1].to_vector());
+}
+
 TEST_CASE("sample_cells draws R distinct in-range cells per image, reproducibly", "[loss][local_contrastive]") {
     Generator g1(11), g2(11);
     const auto c1 = sample_cells(4, 85 * 85, 20, g1), c2 = sample_cells(4, 85 * 85, 20, g2);

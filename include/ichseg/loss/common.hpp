@@ -1,15 +1,14 @@
 /// @file common.hpp (loss)
-/// @brief Losses are fused: one CPU pass computes the scalar value and dL/d(input) together; the recorded node
-/// only scales that saved gradient by the incoming scalar gradient.
+/// @brief What every loss header shares. Losses are fused: the tensor-level entry point X_loss_value_and_grad
+/// (loss/X.hpp) computes the scalar value and dL/d(input) together, on the CPU (cpu/X.hpp) or on CUDA
+/// (cuda/X.hpp); the tape node recorded by record_loss below, the same for every loss, only scales those saved
+/// gradients by the incoming scalar gradient. Index arguments (labels, cells) are validated on the host.
 #pragma once
 
 #include <vector>
 
 #include "ichseg/ops/arithmetic.hpp"
 #include "ichseg/ops/common.hpp"
-#if ICHSEG_WITH_CUDA
-#include "ichseg/cuda/losses.hpp"  // the CUDA losses the loss headers dispatch to
-#endif
 
 namespace ichseg {
 
@@ -41,6 +40,18 @@ Var<T> record_loss(const char* name, LossAndGrad<T> lg, const std::vector<const 
         }
         return out;
     });
+}
+
+/// An index argument (labels, cells) readable on the host, for validation and the CPU kernels: `t` itself when it
+/// is a contiguous CPU tensor (no copy on the usual path), else a contiguous CPU copy.
+inline Tensor<int64_t> host_indices(const char* op, const char* arg, const Tensor<int64_t>& t) {
+    ICHSEG_CHECK(t.defined(), op, ": ", arg, " is undefined");
+    return t.to(Device::cpu()).contiguous();
+}
+/// The same indices on `dev` for a CUDA kernel: `t` when it is already there, else `host` (its validated host
+/// copy) moved there.
+inline Tensor<int64_t> indices_on(const Tensor<int64_t>& t, const Tensor<int64_t>& host, Device dev) {
+    return t.device() == dev ? t.contiguous() : host.to(dev);
 }
 }  // namespace detail
 

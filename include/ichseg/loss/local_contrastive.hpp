@@ -8,13 +8,22 @@
 /// view-2 regions] go through NT-Xent: the positive of a region is the same cell in the other view, the
 /// 2R - 2 negatives are the other regions of the same image in both views. L = mean over the B images
 /// (= mean over B * 2R anchors).
+///   local_contrastive_loss_value_and_grad(f1, f2, cells, p) -> {loss, {dL/df1, dL/df2}} (the fused entry point,
+///   either device); local_contrastive_loss(Var): the tape node.
+///   Kernels: cpu/local_contrastive.hpp, cuda/local_contrastive.hpp (kernels/local_contrastive.cu); both run
+///   their backend's NT-Xent (cpu/nt_xent.hpp, kernels/nt_xent.cu) once per image.
 #pragma once
 
 #include <algorithm>
 #include <numeric>
 
 #include "ichseg/core/rng.hpp"
-#include "ichseg/loss/nt_xent.hpp"
+#include "ichseg/cpu/local_contrastive.hpp"
+#include "ichseg/loss/common.hpp"
+#include "ichseg/params/local_contrastive.hpp"
+#if ICHSEG_WITH_CUDA
+#include "ichseg/cuda/local_contrastive.hpp"
+#endif
 
 namespace ichseg {
 
@@ -42,61 +51,55 @@ inline Tensor<int64_t> sample_cells(int64_t batch, int64_t grid_cells, int64_t r
     return out;
 }
 
+/// Validates the shapes, the cell size and every cell index (read on the host); the geometry both backends take.
 template <class T>
-LossAndGrad<T> local_contrastive_loss_value_and_grad(const Tensor<T>& f1_in, const Tensor<T>& f2_in,
-                                                     const Tensor<int64_t>& cells, const LocalContrastiveParams& p) {
+LocalContrastiveGeometry local_contrastive_geometry(const Tensor<T>& f1, const Tensor<T>& f2,
+                                                    const Tensor<int64_t>& cells_host,
+                                                    const LocalContrastiveParams& p) {
     const char* op = "local_contrastive_loss";
-    detail::check_rank(op, "view-1 features", f1_in, 4);
-    detail::check_same_shape(op, "view-1 features", f1_in, "view-2 features", f2_in);
-    detail::check_rank(op, "cells", cells, 2);
-    const int64_t B = f1_in.size(0), C = f1_in.size(1), H = f1_in.size(2), W = f1_in.size(3), K = p.cell;
+    detail::check_rank(op, "view-1 features", f1, 4);
+    detail::check_same_shape(op, "view-1 features", f1, "view-2 features", f2);
+    detail::check_rank(op, "cells", cells_host, 2);
+    const int64_t B = f1.size(0), C = f1.size(1), H = f1.size(2), W = f1.size(3), K = p.cell;
     ICHSEG_CHECK(K >= 1 && H >= K && W >= K, op, ": cell size ", K, " does not fit feature maps ",
-                 to_string(f1_in.shape()));
-    ICHSEG_CHECK(cells.size(0) == B && cells.size(1) >= 1, op, ": cells ", to_string(cells.shape()),
-                 " must be (", B, ", R) for features ", to_string(f1_in.shape()));
-    const int64_t gw = W / K, gh = H / K, R = cells.size(1), D = C * K * K;
-    for (int64_t i = 0; i < cells.numel(); ++i)
-        ICHSEG_CHECK(cells.data()[i] >= 0 && cells.data()[i] < gh * gw, op, ": cell index ", cells.data()[i],
-                     " outside the ", gh, " x ", gw, " grid");
+                 to_string(f1.shape()));
+    ICHSEG_CHECK(cells_host.size(0) == B && cells_host.size(1) >= 1, op, ": cells ", to_string(cells_host.shape()),
+                 " must be (", B, ", R) for features ", to_string(f1.shape()));
+    const LocalContrastiveGeometry g{B, C, H, W, K, cells_host.size(1)};
+    for (int64_t i = 0; i < cells_host.numel(); ++i)
+        ICHSEG_CHECK(cells_host.data()[i] >= 0 && cells_host.data()[i] < g.grid_h() * g.grid_w(), op, ": cell index ",
+                     cells_host.data()[i], " outside the ", g.grid_h(), " x ", g.grid_w(), " grid");
+    return g;
+}
+
+/// {loss, {dL/df1, dL/df2}}; cells may be on the CPU or on the features' device.
+template <class T>
+LossAndGrad<T> local_contrastive_loss_value_and_grad(const Tensor<T>& f1, const Tensor<T>& f2,
+                                                     const Tensor<int64_t>& cells, const LocalContrastiveParams& p) {
+    detail::static_check_float<T>();
+    const char* op = "local_contrastive_loss";
+    const Tensor<int64_t> ch = detail::host_indices(op, "cells", cells);
+    const LocalContrastiveGeometry g = local_contrastive_geometry(f1, f2, ch, p);
+    const Device dev = detail::op_device(op, {&f1, &f2});
 #if ICHSEG_WITH_CUDA
-    if (f1_in.device().is_cuda()) {
-        auto r = cuda::local_contrastive_loss_value_and_grad(f1_in, f2_in, cells, K, p.tau);
-        return {r.first, std::move(r.second)};
+    if (dev.is_cuda()) {
+        detail::require_support<T>(op, dev, cuda::supports<T>(g));
+        auto [v, g1, g2] =
+            cuda::local_contrastive_loss_value_and_grad(g, p.tau, f1, f2, detail::indices_on(cells, ch, dev));
+        return {v, {g1, g2}};
     }
 #endif
-    Tensor<T> f1 = detail::cpu_input(op, f1_in), f2 = detail::cpu_input(op, f2_in);
-    Tensor<T> g1 = Tensor<T>::zeros(f1.shape()), g2 = Tensor<T>::zeros(f2.shape());
-    std::vector<double> loss_b(static_cast<size_t>(B));
-    parallel_for(B, [&](int64_t b) {
-        std::vector<T> v(static_cast<size_t>(2 * R * D)), gv(static_cast<size_t>(2 * R * D));
-        auto walk = [&](auto&& fn) {  // fn(row, element of row, flat offset into the (C,H,W) map, view)
-            for (int view = 0; view < 2; ++view)
-                for (int64_t r = 0; r < R; ++r) {
-                    const int64_t cell = cells.data()[b * R + r], cy = cell / gw, cx = cell % gw;
-                    int64_t e = 0;
-                    for (int64_t c = 0; c < C; ++c)
-                        for (int64_t ky = 0; ky < K; ++ky)
-                            for (int64_t kx = 0; kx < K; ++kx, ++e)
-                                fn(view * R + r, e, (c * H + cy * K + ky) * W + cx * K + kx, view);
-                }
-        };
-        const T* m1 = f1.data() + b * C * H * W;
-        const T* m2 = f2.data() + b * C * H * W;
-        walk([&](int64_t row, int64_t e, int64_t off, int view) { v[row * D + e] = (view ? m2 : m1)[off]; });
-        loss_b[b] = detail::nt_xent_rows(v.data(), 2 * R, D, p.tau, 1.0 / static_cast<double>(B), gv.data());
-        T* d1 = g1.data() + b * C * H * W;
-        T* d2 = g2.data() + b * C * H * W;
-        walk([&](int64_t row, int64_t e, int64_t off, int view) { (view ? d2 : d1)[off] += gv[row * D + e]; });
-    });
-    double total = 0;
-    for (double l : loss_b) total += l;
-    return {total, {g1, g2}};
+    detail::require_support<T>(op, dev, cpu::supports<T>(g));
+    const Tensor<T> f1c = detail::cpu_input(op, f1), f2c = detail::cpu_input(op, f2);
+    Tensor<T> g1 = Tensor<T>::empty(f1c.shape()), g2 = Tensor<T>::empty(f2c.shape());
+    const double v =
+        cpu::local_contrastive_loss_value_and_grad(g, p.tau, f1c.data(), f2c.data(), ch.data(), g1.data(), g2.data());
+    return {v, {g1, g2}};
 }
 
 template <class T>
 Var<T> local_contrastive_loss(const Var<T>& f1, const Var<T>& f2, const Tensor<int64_t>& cells,
                               const LocalContrastiveParams& p = {}) {
-    detail::static_check_float<T>();
     return detail::record_loss<T>("local_contrastive_loss",
                                   local_contrastive_loss_value_and_grad(f1.value(), f2.value(), cells, p), {&f1, &f2});
 }
