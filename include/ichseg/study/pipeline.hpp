@@ -361,6 +361,10 @@ private:
             how += ", taking over from " + s.claim.owner.value("node", std::string("?")) + ":" +
                    std::to_string(s.claim.owner.value("pid", 0L)) +
                    (s.claim.owner_dead ? " (process gone)" : io::format(" (lease expired %.0f s ago)", s.claim.age_s - o_.lease_s));
+        if (s.claim.attempts > 0 && !s.claim.last_failed) {  // the previous owner died: its temporaries too
+            const int n = io::remove_stale_temporaries(o_.out);
+            if (n) how += ", removed " + std::to_string(n) + " temporary file(s) of dead processes";
+        }
         if (train::file_exists(ckpt)) how += ", checkpoint " + ckpt;
         if (s.next_attempt > 0 || train::file_exists(ckpt)) log("[", u.key, "] ", how);
         note("start", u.key, how);
