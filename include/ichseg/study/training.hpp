@@ -164,13 +164,13 @@ inline Tensor<float> multilabel_pos_weight(const data::SliceSource& src, const s
     return w;
 }
 
-/// Module exposing only the trainable part of the local-contrastive model (decoder + head), so the optimiser
+/// Module exposing only the trainable part of the local-contrastive model (decoder + projection head), so the optimiser
 /// and the training-state checkpoint cover exactly the parameters being trained.
 class TrainableParts : public nn::Module<float> {
 public:
     TrainableParts(std::shared_ptr<nn::UNetDecoder<float>> d, std::shared_ptr<nn::Sequential<float>> h) {
         register_module("decoder", std::move(d));
-        register_module("head", std::move(h));
+        register_module("projection_head", std::move(h));
     }
     Var<float> forward(const Var<float>& x) override { return x; }
     std::string type_name() const override { return "TrainableParts"; }
@@ -224,7 +224,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
             ICHSEG_CHECK(!tr.copied.empty(), "local contrastive: nothing copied from ", global_weights);
             net.encoder->eval();  // frozen: no gradient, running statistics kept
             module_to_device(net, dev);  // the whole model: the frozen encoder runs on the device too
-            TrainableParts parts(net.decoder, net.head);
+            TrainableParts parts(net.decoder, net.projection_head);
             train::LoaderSource data(src, train_idx, pipeline(c, data::Task::local_contrastive, false),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
             optim::Adam<float> opt(parts.parameters(), ap);
@@ -238,7 +238,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
                 }
                 std::vector<Var<float>> detached;
                 for (auto& f : feats) detached.emplace_back(f.value());
-                return net.head->forward(net.decoder->forward_features(detached));
+                return net.projection_head->forward(net.decoder->forward_features(detached));
             };
             std::function<Var<float>(data::Batch&)> loss = [&](data::Batch& b) {
                 net.encoder->eval();  // fit() switches the whole trainable module to train mode, not the encoder
