@@ -176,6 +176,22 @@ public:
     std::string type_name() const override { return "TrainableParts"; }
 };
 
+/// The per-sample pipeline of a pretext task's training images: context restoration and the classification
+/// tasks get the segmentation augmentation of SPEC §2 when the config enables it (`augment`; for context
+/// restoration before the swaps, as the authors' pipeline did, SPEC §7); the contrastive tasks draw their own
+/// views (T_G, T_L), so the segmentation augmentation is off for them.
+inline data::PipelineOptions pretext_pipeline(const StudyConfig& c, Pretext p) {
+    switch (p) {
+        case Pretext::context_restoration: return pipeline(c, data::Task::context_restoration, c.augment);
+        case Pretext::global_contrastive: return pipeline(c, data::Task::global_contrastive, false);
+        case Pretext::local_contrastive: return pipeline(c, data::Task::local_contrastive, false);
+        case Pretext::binary:
+        case Pretext::multilabel_ce:
+        case Pretext::multilabel_dl: return pipeline(c, data::Task::classification, c.augment);
+    }
+    fail("pretext_pipeline: unknown pretext task ", static_cast<int>(p));
+}
+
 /// Train one pretext model and write its weights (state dict) to `weights_path`. `global_weights` is the global
 /// contrastive model's file (needed by the local contrastive task). Returns the pooled-bottleneck feature
 /// function's model as a Module (for t-SNE the caller rebuilds the model from the weights).
@@ -190,7 +206,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
     switch (p) {
         case Pretext::context_restoration: {
             nn::UNet<float> net(ucfg, gen);
-            train::LoaderSource data(src, train_idx, pipeline(c, data::Task::context_restoration, false),
+            train::LoaderSource data(src, train_idx, pretext_pipeline(c, p),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
             module_to_device(net, dev);
             optim::Adam<float> opt(net.parameters(), ap);
@@ -203,7 +219,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
         }
         case Pretext::global_contrastive: {
             nn::EncoderMLP<float> net(ucfg, head_widths(c, p), gen);
-            train::LoaderSource data(src, train_idx, pipeline(c, data::Task::global_contrastive, false),
+            train::LoaderSource data(src, train_idx, pretext_pipeline(c, p),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
             module_to_device(net, dev);
             optim::Adam<float> opt(net.parameters(), ap);
@@ -225,7 +241,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
             net.encoder->eval();  // frozen: no gradient, running statistics kept
             module_to_device(net, dev);  // the whole model: the frozen encoder runs on the device too
             TrainableParts parts(net.decoder, net.projection_head);
-            train::LoaderSource data(src, train_idx, pipeline(c, data::Task::local_contrastive, false),
+            train::LoaderSource data(src, train_idx, pretext_pipeline(c, p),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
             optim::Adam<float> opt(parts.parameters(), ap);
             Generator cell_gen(c.seed ^ 0x10ca1);
@@ -255,7 +271,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
         case Pretext::multilabel_ce:
         case Pretext::multilabel_dl: {
             nn::EncoderMLP<float> net(ucfg, head_widths(c, p), gen);
-            train::LoaderSource data(src, train_idx, pipeline(c, data::Task::classification, c.augment),
+            train::LoaderSource data(src, train_idx, pretext_pipeline(c, p),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
             module_to_device(net, dev);
             optim::Adam<float> opt(net.parameters(), ap);
