@@ -114,8 +114,7 @@ int main(int argc, char** argv) {
         }
         const study::StudyResult r = study::run_study(o);
         if (!r.table3.empty()) std::printf("\n%s\n", r.table3.c_str());
-        std::printf("done in %.1f s (%d units run, %d already done%s)\n", r.seconds, r.units_run, r.units_skipped,
-                    r.complete ? "; the plan is complete" : "");
+        std::printf("done in %.1f s (%d units run, %d already done)\n", r.seconds, r.units_run, r.units_skipped);
         std::printf("outputs:\n");
         for (const auto& f : r.files) std::printf("  %s\n", f.c_str());
     } catch (const Error& e) {

@@ -60,7 +60,14 @@ TEST_CASE("study::resolve_device: cpu, auto and the error for cuda in a build wi
     CHECK(a.describe() == "training on the CPU (built without the ichseg CUDA backend)");
     test::require_error([] { study::resolve_device("cuda"); },
                         {"device 'cuda' requested", "built without the ichseg CUDA backend"});
-    test::require_error([] { study::resolve_device("gpu"); }, {"device must be auto, cpu or cuda", "'gpu'"});
+    test::require_error([] { study::resolve_device("gpu"); }, {"device must be auto, cpu, cuda or cuda:N", "'gpu'"});
+    // cuda:N names one GPU (a worker per GPU); malformed indices are refused
+    test::require_error([] { study::resolve_device("cuda:1"); },
+                        {"device 'cuda:1' requested", "built without the ichseg CUDA backend"});
+    for (const char* bad : {"cuda:", "cuda:x", "cuda:-1", "cuda:1:2", "cuda1"})
+        test::require_error([&] { study::resolve_device(bad); }, {"device must be auto, cpu, cuda or cuda:N"});
+    CHECK(ichseg::cuda_index_of("cuda:3") == 3);
+    CHECK(ichseg::cuda_index_of("cuda:12") == 12);
     // to_device on the CPU path is the tensor itself: no copy.
     Tensor<float> t = Tensor<float>::zeros({2, 3});
     CHECK(study::to_device(t, Device::cpu()).data() == t.data());

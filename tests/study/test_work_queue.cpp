@@ -162,8 +162,13 @@ TEST_CASE("work queue: a dead process of this machine loses its unit at once", "
         CHECK(q.next_attempt(v) == -1);  // held by a live process
     }
     ::kill(pid, SIGKILL);
+    // not reaped yet: a zombie, which kill(pid, 0) still finds; it counts as gone
+    for (int i = 0; i < 500 && !study::WorkerIdentity::is_zombie(pid); ++i) sleep_s(0.01);
+    CHECK(study::WorkerIdentity::is_zombie(pid));
+    CHECK(q.inspect("a/unit", q.list().units.at("a.unit"), q.fs_now()).owner_dead);
     int st = 0;
     ::waitpid(pid, &st, 0);
+    CHECK(!study::WorkerIdentity::is_zombie(pid));
     const study::ClaimView v = q.inspect("a/unit", q.list().units.at("a.unit"), q.fs_now());
     CHECK(v.owner_dead);
     CHECK(v.takeover);
