@@ -51,6 +51,7 @@ struct LayoutOptions {
     double fov_mm = 0;          ///< reconstruction field of view (mm) of every phantom; 0 = the phantom's random
                                 ///< U(210, 250) mm (PhantomParams::fov_mm)
     double lesion_scale = 1.0;  ///< PhantomParams::lesion_scale (1 = clinical size ranges)
+    int64_t first_number = 10;  ///< Seg-CQ500 layout: case c is CQ500-CT-<first_number + 7c>
 };
 
 struct WrittenCase {
@@ -393,7 +394,7 @@ inline LayoutManifest write_segcq500_layout(const std::string& root, const Layou
     std::string info = "name,ICH,IPH,IVH,SDH,EDH,SAH,MassEffect,MidlineShift\n";
     Rng rng(o.seed, stream_id(0x5e6, 4));
     for (int64_t c = 0; c < o.count; ++c) {
-        const int64_t n = 10 + c * 7;
+        const int64_t n = o.first_number + c * 7;
         const double tilt = (o.quirks && c == 1) ? 5.0 : 0.0;
         const Phantom ph = case_phantom(o, c, 1, 0x5e6, o.slices, o.spacing, tilt);
         const std::string name = "CQ500-CT-" + std::to_string(n);
