@@ -91,7 +91,7 @@ TEST_CASE("icm_per_fold: each fold's ICM is trained without that fold's test vol
     o.config.icm_per_fold = {"segcq500"};
     phantoms_with_icm_as_segcq500(dir, o.config);
     const study::StudyResult r = study::run_study(o);
-    CHECK(r.units_run == 2 + 2 * o.config.segcq500_folds + 6 + 6 + 8 * (o.config.physionet_folds + o.config.segcq500_folds));
+    CHECK(r.units_run == 2 + 2 * o.config.segcq500_folds + 6 + 6 + 8 * (o.config.physionet_folds + o.config.segcq500_folds) + 1);
     // The shared pair (PhysioNet) trained on every Seg-CQ500-layout volume; fold k's pair on all but fold k's
     // test volumes, which are exactly the volumes it post-processed.
     const std::vector<study::VolumeIdentity> all = study::read_icm_training(o.out + "/models/icm_tissue.training.json");

@@ -60,8 +60,9 @@ TEST_CASE("tiny reproduction: 10 rows, every figure and table, and a rerun skips
     const study::StudyOptions o = tiny_options(dir);
     const study::StudyResult r = study::run_study(o);
     CHECK(r.units_skipped == 0);
-    // 2 ICM nets + 6 pretext models + 6 t-SNE figures + 8 methods x (2 + 2) folds
-    CHECK(r.units_run == 2 + 6 + 6 + 8 * (o.config.physionet_folds + o.config.segcq500_folds));
+    // phantoms + 2 ICM nets + 6 pretext models + 6 t-SNE figures + 8 methods x (2 + 2) folds + the report
+    CHECK(r.units_run == 1 + 2 + 6 + 6 + 8 * (o.config.physionet_folds + o.config.segcq500_folds) + 1);
+    CHECK(r.complete);
 
     // Table 3: every row with numbers in every column (no "–" for a missing dataset).
     const std::string table = read_file(o.out + "/tables/table3.md");

@@ -38,6 +38,15 @@ struct StageSpec {
     int64_t batch_size = 0;
 };
 
+/// The label-budget experiment (study/budget.hpp). It runs when asked for (`ichseg_reproduce --label-budget`);
+/// these keys only say which extra units exist, so they are not part of an output folder's config identity.
+struct LabelBudgetSpec {
+    std::vector<int64_t> budgets;        ///< labelled training volumes per model; 0 = all (the main study's models)
+    int draws = 0;                       ///< random subsets per budget
+    std::vector<std::string> datasets;   ///< "physionet", "segcq500"
+    std::string schedule;                ///< "steps" (as many optimiser steps as with all volumes) or "epochs"
+};
+
 /// The values come from a profile (examples/configs/<profile>.json) and a user's file; the meaning of each key
 /// is documented here, its value in the profile files.
 struct StudyConfig {
@@ -85,6 +94,7 @@ struct StudyConfig {
     int64_t local_regions = 0;
     double tsne_perplexity = 0;
     int tsne_iterations = 0;
+    LabelBudgetSpec label_budget;
 
     // Phantom generation (--generate-phantoms)
     int64_t phantom_size = 0;
@@ -214,6 +224,10 @@ void for_each_key(Config& c, F&& f) {
     f("local_regions", c.local_regions);
     f("tsne_perplexity", c.tsne_perplexity);
     f("tsne_iterations", c.tsne_iterations);
+    f("label_budget.budgets", c.label_budget.budgets);
+    f("label_budget.draws", c.label_budget.draws);
+    f("label_budget.datasets", c.label_budget.datasets);
+    f("label_budget.schedule", c.label_budget.schedule);
     f("phantoms.size", c.phantom_size);
     f("phantoms.slices", c.phantom_slices);
     f("phantoms.spacing", c.phantom_spacing);
@@ -314,6 +328,12 @@ inline void StudyConfig::validate(const std::string& where) const {
     need(local_regions >= 2 && local_regions <= cells, "local_regions", local_regions,
          "2 .. the number of cells of the local feature map");
     need(tsne_perplexity > 0, "tsne_perplexity", tsne_perplexity, "> 0");
+    for (int64_t b : label_budget.budgets) need(b >= 0, "label_budget.budgets", b, "volumes >= 1, or 0 for all");
+    need(label_budget.draws >= 1, "label_budget.draws", label_budget.draws, ">= 1");
+    for (const std::string& d : label_budget.datasets)
+        need(d == "physionet" || d == "segcq500", "label_budget.datasets", d, "physionet or segcq500");
+    need(label_budget.schedule == "steps" || label_budget.schedule == "epochs", "label_budget.schedule",
+         label_budget.schedule, "steps or epochs");
     need(tsne_iterations >= 260, "tsne_iterations", tsne_iterations, ">= 260 (250 early-exaggeration iterations)");
     need(phantom_size >= 32, "phantoms.size", phantom_size, ">= 32");
     need(phantom_slices >= 2, "phantoms.slices", phantom_slices, ">= 2");

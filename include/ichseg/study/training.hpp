@@ -8,6 +8,7 @@
 /// concatenating the two contrastive views) stays on the CPU. On the CPU nothing is copied.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,8 @@ struct RunSpec {
     uint64_t seed = 0;       ///< batch order and augmentation draws
     bool progress = true;
     Device device = Device::cpu();  ///< where the network, the optimiser state and the batches live
+    double lr_decay = -1;    ///< per-epoch learning-rate factor; negative: the config's (label-budget runs rescale it)
+    std::function<bool()> keep_going;  ///< train::FitOptions::keep_going (a worker's lease on the unit)
 };
 
 inline optim::AdamParams adam_params(const StudyConfig& c) {
@@ -51,10 +54,11 @@ inline train::FitOptions fit_options(const StudyConfig& c, const RunSpec& r) {
     train::FitOptions o;
     o.name = r.name;
     o.epochs = r.stage.epochs;
-    o.lr_decay = c.lr_decay;
+    o.lr_decay = r.lr_decay >= 0 ? r.lr_decay : c.lr_decay;
     o.checkpoint = r.checkpoint;
     o.checkpoint_every = c.checkpoint_every;
     o.progress = r.progress;
+    o.keep_going = r.keep_going;
     return o;
 }
 
