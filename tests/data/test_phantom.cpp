@@ -420,7 +420,7 @@ TEST_CASE("phantom: beam hardening brightens the brain next to the inner table",
     CHECK(diff_on > diff_off + 1.0);
 }
 
-TEST_CASE("phantom: artefacts flag keeps the draws; motion moves the head between slices", "[data][phantom]") {
+TEST_CASE("phantom: the artefacts flag keeps the draws, and motion moves the head between slices", "[data][phantom]") {
     // find a case whose head moves between slices (12 % of cases)
     PhantomParams p = small(1u << static_cast<int>(IchSubtype::IPH));
     p.size = 48;
