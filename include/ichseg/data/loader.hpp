@@ -116,6 +116,7 @@ inline void process_sample(const SliceSample& s, const PipelineOptions& p, Rng& 
             const Geometry g = draw_segmentation_geometry(rng, sp);
             transform_and_resize(win, with_mask && !s.mask.empty() ? s.mask.data() : static_cast<const uint8_t*>(nullptr), h, w, g, image,
                                  with_mask && !s.mask.empty() ? m8.data() : nullptr, H, W, &scratch.tmp);
+            for (int64_t i = 0; i < H * W; ++i) image[i] = std::min(1.f, std::max(0.f, image[i]));  // as below
             if (with_mask && target)
                 for (int64_t i = 0; i < H * W; ++i) target[i] = m8[static_cast<size_t>(i)] ? 1.f : 0.f;
             break;
@@ -144,6 +145,8 @@ inline void process_sample(const SliceSample& s, const PipelineOptions& p, Rng& 
             sp.out_w = W;
             const Geometry g = draw_segmentation_geometry(rng, sp);
             transform_and_resize<uint8_t>(win, nullptr, h, w, g, image, nullptr, H, W, &scratch.tmp);
+            // the resize is a convex combination, but float rounding can land one ulp above 1 (saturated bone)
+            for (int64_t i = 0; i < H * W; ++i) image[i] = std::min(1.f, std::max(0.f, image[i]));
             if (target) std::copy(image, image + H * W, target);
             corrupt_context(image, H, W, p.context, rng);
             break;

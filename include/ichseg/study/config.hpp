@@ -67,6 +67,11 @@ struct StudyConfig {
     int64_t checkpoint_every = 0; ///< also checkpoint every N batches (0: at epoch ends only)
 
     StageSpec icm_tissue, icm_bone;
+    /// Datasets ("physionet", "segcq500") whose ICM is trained per fold on the ICM set minus that fold's test
+    /// volumes (use it when <data>/icm holds volumes of that dataset, e.g. Seg-CQ500's own brain masks). The
+    /// other datasets share one ICM pair trained on the whole ICM set, which must then be disjoint from them
+    /// (checked: a volume the ICM trained on is never post-processed by it).
+    std::vector<std::string> icm_per_fold;
     StageSpec physionet_supervised;
     StageSpec segcq500_supervised;
     StageSpec context_restoration;
@@ -104,6 +109,9 @@ struct StudyConfig {
     double phantom_fov = 0;             ///< reconstruction field of view (mm); 0 = random U(210, 250) per volume
     double phantom_lesion_scale = 0;    ///< data::PhantomParams::lesion_scale (1 = clinical size ranges)
 
+    // Report
+    std::string table_note;             ///< paragraph written above Table 3 (what the numbers are, and are not)
+
     /// The U-Net of a stage: width / depth / factor / dropout from the config.
     nn::UNetConfig unet_config(bool sigmoid = true) const {
         nn::UNetConfig c = unet;
@@ -113,6 +121,10 @@ struct StudyConfig {
         return c;
     }
     int64_t bottleneck_width() const { return unet.width(unet.depth - 1); }
+    /// Whether dataset `ds` gets one ICM pair per fold (icm_per_fold) rather than the shared pair.
+    bool icm_is_per_fold(const std::string& ds) const {
+        return std::find(icm_per_fold.begin(), icm_per_fold.end(), ds) != icm_per_fold.end();
+    }
     /// Decoder blocks of the local-contrastive partial U-Net: all but the last (paper: 3 of 4).
     int64_t local_decoder_blocks() const { return unet.depth - 2; }
 
@@ -192,6 +204,7 @@ void for_each_key(Config& c, F&& f) {
     };
     stage("icm_tissue", c.icm_tissue);
     stage("icm_bone", c.icm_bone);
+    f("icm_per_fold", c.icm_per_fold);
     stage("physionet_supervised", c.physionet_supervised);
     stage("segcq500_supervised", c.segcq500_supervised);
     stage("context_restoration", c.context_restoration);
@@ -226,6 +239,7 @@ void for_each_key(Config& c, F&& f) {
     f("phantoms.ich_fraction", c.phantom_ich_fraction);
     f("phantoms.fov", c.phantom_fov);
     f("phantoms.lesion_scale", c.phantom_lesion_scale);
+    f("table_note", c.table_note);
 }
 
 inline nlohmann::json to_json(const StudyConfig& c) {
@@ -291,6 +305,13 @@ inline void StudyConfig::validate(const std::string& where) const {
                 need(v >= 2, key, v, ">= 2 (batch norm and the contrastive losses need two samples)");
         }
     });
+    for (size_t i = 0; i < icm_per_fold.size(); ++i) {
+        const std::string& d = icm_per_fold[i];
+        need(d == "physionet" || d == "segcq500", "icm_per_fold", d, "dataset names: \"physionet\", \"segcq500\"");
+        need(std::find(icm_per_fold.begin(), icm_per_fold.begin() + static_cast<std::ptrdiff_t>(i), d) ==
+                 icm_per_fold.begin() + static_cast<std::ptrdiff_t>(i),
+             "icm_per_fold", d, "each dataset once");
+    }
     need(physionet_folds >= 2, "physionet_folds", physionet_folds, ">= 2");
     need(segcq500_folds >= 2, "segcq500_folds", segcq500_folds, ">= 2");
     need(mixed_ratio >= 0, "mixed_ratio", mixed_ratio, ">= 0");

@@ -235,9 +235,47 @@ inline std::vector<std::string> fold_methods() {
 }
 inline bool is_transfer_method(const std::string& m) { return m != "ich_only" && m != "mixed"; }
 
+/// One ICM U-Net of the study (SPEC §7): the shared pair (dataset empty, fold -1: trained on the whole ICM set,
+/// which must be disjoint from the volumes it post-processes), or the pair of one fold of a dataset listed in
+/// `icm_per_fold` (trained on the ICM set minus that fold's test volumes).
+struct IcmUnit {
+    std::string net;      ///< "tissue" or "bone"
+    std::string dataset;  ///< "" for the shared pair
+    int fold = -1;
+    bool shared() const { return dataset.empty(); }
+    /// Unit key, progress prefix and checkpoint stem: icm_tissue, segcq500/icm_tissue/fold0.
+    std::string key() const {
+        return shared() ? "icm_" + net : dataset + "/icm_" + net + "/fold" + std::to_string(fold);
+    }
+    /// Model file (relative to the output folder).
+    std::string model() const { return "models/" + key() + ".safetensors"; }
+    /// The training set (volume ids and CT fingerprints), written just before the model.
+    std::string training_record() const { return "models/" + key() + ".training.json"; }
+};
+
+/// The ICM unit of `net` that post-processes fold `fold` of dataset `ds`.
+inline IcmUnit icm_unit_for(const StudyConfig& c, const std::string& ds, int fold, const std::string& net) {
+    return c.icm_is_per_fold(ds) ? IcmUnit{net, ds, fold} : IcmUnit{net, "", -1};
+}
+
+/// Every ICM unit of a config, in training order: the shared pair (when a dataset uses it), then the per-fold
+/// pairs of the datasets in `icm_per_fold`.
+inline std::vector<IcmUnit> icm_units(const StudyConfig& c) {
+    std::vector<IcmUnit> u;
+    if (!c.icm_is_per_fold("physionet") || !c.icm_is_per_fold("segcq500"))
+        for (const char* net : {"tissue", "bone"}) u.push_back({net, "", -1});
+    for (const std::string ds : {"physionet", "segcq500"}) {
+        if (!c.icm_is_per_fold(ds)) continue;
+        const int k = ds == "physionet" ? c.physionet_folds : c.segcq500_folds;
+        for (int f = 0; f < k; ++f)
+            for (const char* net : {"tissue", "bone"}) u.push_back({net, ds, f});
+    }
+    return u;
+}
+
 /// File names of the units' outputs (relative to the output folder).
 namespace outputs {
-inline std::string icm_model(const std::string& net) { return "models/icm_" + net + ".safetensors"; }
+inline std::string icm_model(const std::string& net) { return IcmUnit{net, "", -1}.model(); }
 inline std::string pretext_weights(const std::string& task) { return "models/pretext/" + task + ".safetensors"; }
 inline std::string tsne_png(const std::string& task) { return "figures/figure5_" + task + ".png"; }
 inline std::string fold_result(const std::string& ds, const std::string& m, int k) {
@@ -269,15 +307,20 @@ inline Plan build_plan(const StudyConfig& c, const PlanInputs& in, const DataSiz
         plan.add(u);
         base.push_back(u.key);
     }
-    for (const std::string net : {"tissue", "bone"}) {
+    for (const IcmUnit& icm : icm_units(c)) {  // the shared pair and / or one pair per fold (icm_per_fold)
         Unit u;
-        u.key = "icm_" + net;
+        u.key = icm.key();
         u.kind = UnitKind::icm;
         u.stage = "ICM";
-        u.net = net;
+        u.net = icm.net;
+        u.dataset = icm.dataset;
+        u.fold = icm.fold;
         u.deps = base;
-        u.outputs = {out(outputs::icm_model(net))};
-        u.flops = cost::segmentation(c, sizes.icm.slices, net == std::string("tissue") ? c.icm_tissue : c.icm_bone);
+        u.outputs = {out(icm.model())};
+        // a per-fold pair leaves out about one fold's share of the ICM set (its test volumes, when they are in it)
+        const int k = icm.shared() ? 0 : (icm.dataset == "physionet" ? c.physionet_folds : c.segcq500_folds);
+        const int64_t n = k ? sizes.icm.slices - sizes.icm.slices / k : sizes.icm.slices;
+        u.flops = cost::segmentation(c, n, icm.net == "tissue" ? c.icm_tissue : c.icm_bone);
         plan.add(u);
     }
     // the global contrastive model first: the local contrastive model starts from it
@@ -338,8 +381,7 @@ inline Plan build_plan(const StudyConfig& c, const PlanInputs& in, const DataSiz
                 u.method = m;
                 u.fold = f;
                 u.deps = base;
-                u.deps.push_back("icm_tissue");
-                u.deps.push_back("icm_bone");
+                for (const char* net : {"tissue", "bone"}) u.deps.push_back(icm_unit_for(c, ds, f, net).key());
                 if (is_transfer_method(m)) u.deps.push_back("pretext_" + m);
                 u.outputs = {out(outputs::fold_result(ds, m, f))};
                 u.flops = cost::segmentation(c, train_slices(ds, m, (k - 1.0) / k), stage_of(ds)) + eval_flops(ds, true);
