@@ -119,7 +119,7 @@ TEST_CASE("label budget: curve statistics, Welch test against Mixed, CSV", "[stu
                                            {27, 0.6, 0.5, 0.7, true, false}}});
     spec.curves.push_back({"Binary", {{2, 0.3, 0.2, 0.4, false, true}, {27, 0.65, 0.6, 0.7, true, false}}});
     const render::Image img = eval::render_budget_figure(spec);
-    CHECK(img.width == 1200);
+    CHECK(img.width > 1000);
     const std::string png = render::encode_png(img);
     CHECK(png.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
 }

@@ -169,8 +169,16 @@ inline std::string format_duration(double s) {
 /// line per unit (state, key, FLOPs, estimated time, dependencies or owner). `device` names the device whose
 /// measured rate gives the times ("" = none).
 inline std::string plan_text(const Plan& plan, const std::vector<UnitStatus>& st, const MeasuredRates& rates,
-                             const std::string& device, const std::string& sizes_source, bool per_unit = true) {
+                             std::string device, const std::string& sizes_source, bool per_unit = true) {
     std::ostringstream os;
+    std::string other;  // the device whose rates are used when none was measured on `device`
+    if (!rates.by_device.count(device) && !rates.by_device.empty()) {
+        auto best = rates.by_device.begin();
+        for (auto it = rates.by_device.begin(); it != rates.by_device.end(); ++it)
+            if (it->second.units > best->second.units) best = it;
+        other = device;
+        device = best->first;
+    }
     std::map<UnitState, int> total;
     for (const UnitStatus& s : st) total[s.state] += 1;
     double all_flops = 0;
@@ -189,7 +197,8 @@ inline std::string plan_text(const Plan& plan, const std::vector<UnitStatus>& st
     if (have_rates) {
         const auto& a = rates.by_device.at(device);
         os << "times: at the rate measured on " << device << " (" << a.units << " finished units, "
-           << format_flops(a.flops / a.seconds) << "/s on average; per stage where measured)\n";
+           << format_flops(a.flops / a.seconds) << "/s on average; per stage where measured)"
+           << (other.empty() ? std::string() : "; nothing has finished on " + other + " yet") << "\n";
     } else {
         os << "times: no unit has finished on " << (device.empty() ? std::string("this device") : device)
            << " in this output folder yet, so only FLOPs are estimated\n";
