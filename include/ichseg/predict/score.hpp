@@ -6,7 +6,8 @@
 ///    EDH, IPH, IVH, SAH, SDH (so all five appear), the rest get family B's random mix (1-3 lesions);
 ///  * `load_or_make_case`: generate a case, or read it from a volume folder written by an earlier run with the
 ///    same options (`<dir>/manifest.json` must match), writing it there when the folder is new; CT values are
-///    rounded to integer HU either way (as scanners store them), so both paths give identical inputs;
+///    rounded to integer HU and the affine to float32 either way (as scanners and NIfTI headers store them), so
+///    both paths give identical inputs;
 ///  * `score_volume`: segment one case and compare with its ground truth at native resolution: TP / FP / FN,
 ///    Dice = (2TP + 1) / (2TP + FP + FN + 1) (SPEC §8), precision, recall, predicted and true volume (mL); with
 ///    the ICM models also the scores without the ICM and the Dice of the ICM's cavity against the true cavity;
@@ -182,6 +183,11 @@ inline ScoringVolume load_or_make_case(const ScoreCase& c, const ScoreOptions& o
         v.brain = std::move(k.brain);
         v.labels = k.labels;
         v.description = k.description;
+        // the affine as a NIfTI header stores it (float32), so a kept volume read back is the same volume
+        for (io::Affine* a : {&v.ct.affine, &v.ich.affine, &v.brain.affine}) {
+            for (double& x : a->m) x = static_cast<double>(static_cast<float>(x));
+        }
+        v.ct.spacing = v.ich.spacing = v.brain.spacing = v.ct.affine.spacing();
         if (!dir.empty()) {
             io::write_nifti(base + "_ct.nii.gz", v.ct);
             io::write_nifti(base + "_ich.nii.gz", v.ich);

@@ -108,6 +108,7 @@ struct SegmentationResult {
     io::Mask plain_mask;                      ///< the ICH network's mask without the ICM; only with keep_plain_mask
     io::Volume probabilities;                 ///< raw ICH sigmoid (nz, S, S) on the network grid; keep_probabilities
     std::vector<float> slice_max_probability; ///< per slice, as in the file comment (step 5)
+    int64_t cavity_voxels = -1;               ///< voxels of the ICM's cavity (native grid); -1 without ICM
     Report report;
     double seconds_inference = 0;             ///< preprocessing + forward passes, all networks
     double seconds_postprocess = 0;           ///< resampling, thresholds, ICM, report
@@ -349,6 +350,7 @@ public:
         if (keep_cav) r.cavity = ct.like<uint8_t>();
         if (opt_.keep_plain_mask) r.plain_mask = ct.like<uint8_t>();
         r.slice_max_probability.assign(static_cast<size_t>(nz), 0.f);
+        std::vector<int64_t> cavity_count(static_cast<size_t>(nz), 0);
         const double thr = opt_.threshold;
         const int64_t S_ich = ich_.info.input_size;
         const int64_t S_tis = has_icm() ? tissue_.info.input_size : 0, S_bone = has_icm() ? bone_.info.input_size : 0;
@@ -375,12 +377,17 @@ public:
             for (int64_t i = 0; i < ny * nx; ++i) {
                 const size_t s = static_cast<size_t>(i);
                 const bool cav = !has_icm() || in_cavity(pt[s], pb[s], thr);
+                cavity_count[static_cast<size_t>(k)] += cav;
                 if (ck) ck[i] = cav ? 1 : 0;
                 if (pk) pk[i] = pi[s] >= thr ? 1 : 0;
                 mk[i] = hemorrhage(pi[s], cav, thr) ? 1 : 0;
                 if (cav) best = std::max(best, pi[s]);
             }
             r.slice_max_probability[static_cast<size_t>(k)] = best;
+        }
+        if (has_icm()) {
+            r.cavity_voxels = 0;
+            for (int64_t c : cavity_count) r.cavity_voxels += c;
         }
         if (opt_.keep_probabilities) {
             r.probabilities.voxels = p_ich;

@@ -6,7 +6,7 @@
 ///  * EDH: a lens under the inner table over a cap of the skull (angular radius from a 20-45 mm footprint),
 ///    thickness T (6-28 mm) x (1 - (phi / Phi)^2)^0.6, optional hypodense swirl from value noise;
 ///  * SDH: a crescent of nearly constant thickness (3-20 mm) over a wide cap (45-80 degrees), a logistic taper at
-///    its rim, stopped by the falx; acute, mixed, subacute or chronic density; or (15 %) an interhemispheric
+///    its rim, stopped by the falx and the tentorium; acute, mixed, subacute or chronic density; or (15 %) an interhemispheric
 ///    SDH along the falx;
 ///  * SAH: blood in the CSF spaces (sulci, fissures, cisterns, rim) inside a sphere of 15-45 mm around a Sylvian,
 ///    basal-cistern or convexity centre, patchy by value noise (denser near the centre);
@@ -98,6 +98,8 @@ struct Bleed {
                 }
                 if (m.d_in < 0) return false;
                 if (type == IchSubtype::SDH && (p.x - H.x_mid(p.y)) * side < 1.0) return false;
+                // a convexity SDH stays above the tentorium (supratentorial)
+                if (type == IchSubtype::SDH && p.y < -8 * H.scale() && p.z < H.tentorium_z(p.x, p.y)) return false;
                 const double phi = std::acos(std::clamp(dotp(m.dir, dir), -1.0, 1.0));
                 double t;
                 if (type == IchSubtype::EDH) {
