@@ -1,17 +1,20 @@
-# Prediction programs (docs/predict.md): ichseg_predict (CLI over include/ichseg/predict/) and the few-line API
-# example ichseg_segment_api. Need the NIfTI/DICOM layer; ichseg_predict also needs CLI11.
+# Prediction programs (docs/predict.md): ichseg_predict (CLI over include/ichseg/predict/), ichseg_score (models
+# scored on the independent phantom family) and the few-line API example ichseg_segment_api. Need the NIfTI/DICOM layer; ichseg_predict also needs CLI11.
 if(ICHSEG_IO_ENABLED)
     add_executable(ichseg_segment_api segment_api.cpp)
     target_link_libraries(ichseg_segment_api PRIVATE ichseg::io ichseg_internal_flags)
     if(CLI11_FOUND)
         add_executable(ichseg_predict predict.cpp)
         target_link_libraries(ichseg_predict PRIVATE ichseg::io CLI11::CLI11 ichseg_internal_flags)
+        # Scores models on the independent phantom family (family B) through the same Segmenter.
+        add_executable(ichseg_score score.cpp)
+        target_link_libraries(ichseg_score PRIVATE ichseg::io CLI11::CLI11 ichseg_internal_flags)
     else()
-        message(STATUS "ichseg: ichseg_predict not built (CLI11 not found)")
+        message(STATUS "ichseg: ichseg_predict / ichseg_score not built (CLI11 not found)")
     endif()
     # With the CUDA backend the networks run on the GPU when one is present (SegmenterOptions::device).
     if(ICHSEG_CUDA_ENABLED AND TARGET ichseg::cuda)
-        foreach(t ichseg_segment_api ichseg_predict)
+        foreach(t ichseg_segment_api ichseg_predict ichseg_score)
             if(TARGET ${t})
                 target_link_libraries(${t} PRIVATE ichseg::cuda)
             endif()

@@ -6,6 +6,8 @@
 /// NIfTI files and subfolders are cases (a folder holding NIfTI files is a batch folder anyway). For each case it
 /// writes <case>_seg.nii.gz, <case>_report.json, <case>_slices.csv (+ optional outputs), and for the run
 /// <report>.json / <report>.csv. Existing files are never replaced without --overwrite, inputs never.
+/// Every case is checked for looking like a head CT (warned about, or refused with --refuse-non-head); --qc writes
+/// a PNG montage of the slices with hemorrhage.
 /// Exit status: 0 when every case succeeded, 1 otherwise (each failure is printed and listed in the run report).
 /// Everything besides option parsing and printing is in include/ichseg/predict/ (docs/predict.md).
 #include <CLI/CLI.hpp>
@@ -44,6 +46,9 @@ int main(int argc, char** argv) {
     app.add_flag("--skip-unreadable", ro.input.skip_unreadable, "DICOM: ignore unreadable files instead of failing");
     app.add_flag("--strict", ro.input.strict, "DICOM: fail when anything in the folder is left out (localizers, other series)");
     app.add_flag("--no-hu-check", no_hu_check, "do not refuse volumes that do not look like head CT in HU");
+    app.add_flag("--qc", ro.write_qc, "also write <case>_qc.png, a montage of the slices with hemorrhage (outlined)");
+    app.add_flag("--refuse-non-head", ro.refuse_non_head,
+                 "refuse (no outputs) a case that does not look like a head CT instead of warning");
     app.add_option("--threshold", so.threshold, "probability threshold (p >= t)")->check(CLI::Range(0.0, 1.0));
     app.add_option("--resample", resample, "back to the native grid: bilinear (probabilities) or nearest (masks)")
         ->check(CLI::IsMember({"bilinear", "nearest"}));
@@ -117,6 +122,9 @@ int main(int argc, char** argv) {
                           r.report.volume_ml, (long long)r.report.slices_involved, r.report.largest_axial_extent_mm,
                           r.outputs.mask.c_str());
             say(line);
+            if (quiet && !r.head_check.looks_like_head)
+                std::fprintf(stderr, "ichseg_predict: warning: %s: %s\n", c.id.c_str(),
+                             predict::head_check_summary(r.head_check).c_str());
         } catch (const std::exception& e) {
             if (tty) std::fprintf(stderr, "\n");
             r.id = c.id;
@@ -127,7 +135,9 @@ int main(int argc, char** argv) {
             error(c.id + ": " + r.message);
             ++failures;
         }
-        csv += predict::summary_csv_row(r.report, r.ok ? "ok" : "error", r.input, r.ok ? r.outputs.mask : "", r.message);
+        const std::string message = r.ok ? (r.head_check.looks_like_head ? "" : "warning: " + predict::head_check_summary(r.head_check))
+                                         : r.message;
+        csv += predict::summary_csv_row(r.report, r.ok ? "ok" : "error", r.input, r.ok ? r.outputs.mask : "", message);
         results.push_back(std::move(r));
     }
     try {

@@ -4,6 +4,8 @@
 ///   ichseg_reproduce --profile paper --data /data/ich --out /runs/paper            (real layouts under /data/ich)
 ///   ichseg_reproduce --config examples/configs/quick.json --data ... --out ...
 ///   ichseg_reproduce --profile paper --device cuda ...   (the GPU, or an error before any work when none is usable)
+///   ichseg_reproduce --plan --profile paper --data /data/ich --out /runs/paper   (units, states, costs; runs none)
+///   ichseg_reproduce --worker --device cuda:1 ...        (one of several processes sharing --out; docs/study.md)
 /// The logic lives in include/ichseg/study/; this file parses the command line and prints the outcome.
 #include <CLI/CLI.hpp>
 
@@ -12,6 +14,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
+#include <memory>
 
 #include "ichseg/study/pipeline.hpp"
 
@@ -30,7 +34,7 @@ int main(int argc, char** argv) {
     std::string profile = "quick", config_file;
     study::StudyOptions o;
     int threads = 0;
-    bool quiet = false;
+    bool quiet = false, plan = false, plan_summary = false;
     app.add_option("--profile", profile,
                    "built-in settings (examples/configs/<name>.json, embedded at build time): quick (2-core CPU), "
                    "paper (SPEC §5, GPU), tiny (tests)")
@@ -48,7 +52,31 @@ int main(int argc, char** argv) {
                    "where the networks train and run: auto (the GPU when this program has the CUDA backend and a GPU "
                    "is usable, else the CPU), cpu, or cuda (an error when no GPU can be used); not part of the "
                    "config: a run may be resumed on another device")
-        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+        ->check([](const std::string& v) {
+            return v == "auto" || v == "cpu" || v == "cuda" || cuda_index_of(v) >= 0
+                       ? std::string()
+                       : "must be auto, cpu, cuda or cuda:N, got '" + v + "'";
+        });
+    app.add_flag("--plan", plan,
+                 "print every unit with its dependencies' state, its state (done, running, ready, waiting, failed) "
+                 "and estimated cost (FLOPs; time where units already finished on this device), then exit; runs "
+                 "nothing");
+    app.add_flag("--summary", plan_summary, "with --plan: only the summary per stage, no line per unit");
+    app.add_flag("--worker", o.worker,
+                 "one of several processes sharing --out (on one machine or on nodes with a shared filesystem): "
+                 "a failed unit is recorded and the worker goes on with the others (each unit is tried at most "
+                 "--max-attempts times); without it the first failure stops the process");
+    app.add_flag("--label-budget", o.label_budget,
+                 "also run the label-budget experiment (config keys label_budget.*): Dice versus the number of "
+                 "labelled training volumes");
+    app.add_option("--lease", o.lease_s, "seconds without renewal after which another worker takes a unit over "
+                   "(at once when the holder was a process of this machine that is gone)")->capture_default_str();
+    app.add_option("--heartbeat", o.heartbeat_s, "seconds between renewals of a held unit")->capture_default_str();
+    app.add_option("--poll", o.poll_s, "seconds between looks at the queue while waiting for other workers' units")
+        ->capture_default_str();
+    app.add_option("--max-attempts", o.max_attempts, "with --worker: failed attempts before a unit counts as failed")
+        ->capture_default_str();
+    app.add_option("--node", o.node, "node name written in claims (default: the host name)");
     CLI11_PARSE(app, argc, argv);
     try {
         o.config = config_file.empty() ? study::profile_config(profile) : study::load_config(config_file, profile);
@@ -61,8 +89,31 @@ int main(int argc, char** argv) {
                     o.config.profile.c_str(), o.config.threads > 0 ? o.config.threads : num_threads(),
                     dev.device.str().c_str(), o.data_root.c_str(), o.out.c_str());
         std::fflush(stdout);
+        if (plan) {
+            o.config.validate("config");
+            if (o.config.threads > 0) set_num_threads(o.config.threads);
+            std::string why_not;
+            const study::DataSizes sizes = study::Study::data_sizes(o, &why_not);
+            if (!why_not.empty()) std::printf("(the data could not be read for the sizes: %s)\n", why_not.c_str());
+            const study::Plan p = study::Study::make_plan(o, sizes);
+            std::unique_ptr<study::WorkQueue> q;
+            std::error_code ec;
+            if (std::filesystem::is_directory(o.out + "/queue", ec)) {
+                study::QueueOptions qo;
+                qo.dir = o.out + "/queue";
+                qo.lease_s = o.lease_s;
+                qo.heartbeat_s = o.heartbeat_s;
+                qo.node = o.node;
+                q = std::make_unique<study::WorkQueue>(qo);
+            }
+            const auto st = study::plan_status(p, q.get(), !o.worker);
+            std::printf("%s", study::plan_text(p, st, study::MeasuredRates::read(o.out + "/queue"),
+                                               study::device_label(dev), sizes.source, !plan_summary)
+                                  .c_str());
+            return 0;
+        }
         const study::StudyResult r = study::run_study(o);
-        std::printf("\n%s\n", r.table3.c_str());
+        if (!r.table3.empty()) std::printf("\n%s\n", r.table3.c_str());
         std::printf("done in %.1f s (%d units run, %d already done)\n", r.seconds, r.units_run, r.units_skipped);
         std::printf("outputs:\n");
         for (const auto& f : r.files) std::printf("  %s\n", f.c_str());

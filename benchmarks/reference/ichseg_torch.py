@@ -117,10 +117,10 @@ class EncoderMLP(nn.Module):
     def __init__(self, head_widths, in_channels=1, base_width=32, depth=5, mid_channels_factor=2):
         super().__init__()
         self.encoder = UNetEncoder(in_channels, base_width, depth, mid_channels_factor)
-        self.head = mlp(head_widths)
+        self.mlp_head = mlp(head_widths)  # not "head": the U-Net's head must never receive it in a transfer
 
     def forward(self, x):
-        return self.head(self.encoder(x).mean((2, 3)))
+        return self.mlp_head(self.encoder(x).mean((2, 3)))
 
 
 class PartialUNet(nn.Module):
@@ -136,10 +136,10 @@ class PartialUNet(nn.Module):
             if i > 0:
                 layers.append(nn.ReLU())
             layers.append(nn.Conv2d(head_widths[i], head_widths[i + 1], 1))
-        self.head = nn.Sequential(*layers)
+        self.projection_head = nn.Sequential(*layers)  # distinct from the U-Net's "head" and EncoderMLP's "mlp_head"
 
     def forward(self, x):
-        return self.head(self.decoder(self.encoder.forward_features(x)))
+        return self.projection_head(self.decoder(self.encoder.forward_features(x)))
 
 
 # ---- losses (SPEC section 4) ---------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 /// @brief Prints an FNV-1a digest of everything `data::generate_phantom` returns (CT voxels bit for bit, the three
 /// masks, labels, lesion records, affine, description) for a fixed set of parameter sets and seeds that reaches
 /// every branch of the generator (each subtype forced, random cases, no mimics, gantry tilt, lesion scale, fixed
-/// field of view, full skull-base-to-vertex coverage, thick and thin slices, one full-size 256 px volume).
+/// field of view, full skull-base-to-vertex coverage, thick and thin slices, one full-size 256 px volume, random slice
+/// spacing, artefacts off), plus cases of the independent family (data/phantom_indep.hpp, "B-" lines).
 /// A refactoring of the generator must leave the output unchanged: build this program before and after the
 /// change (same compiler and flags) and compare the two outputs, e.g.
 ///   build/tests/data/ichseg_phantom_digest > before.txt; <change>; ...; diff before.txt after.txt
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "ichseg/data/phantom.hpp"
+#include "ichseg/data/phantom_indep.hpp"
 
 namespace {
 
@@ -58,6 +60,12 @@ void print(const char* name, const data::PhantomParams& p, uint64_t seed) {
         meta.str(l.variant);
         meta.pod(l.voxels);
     }
+    const data::PhantomScan& sc = ph.scan;
+    for (double v : {sc.fov_mm, sc.pixel_mm, sc.slice_mm, sc.kvp, sc.hu_offset, sc.noise_sd, sc.psf_sigma_mm, sc.yaw_deg,
+                     sc.pitch_deg, sc.roll_deg, sc.offset_x_mm, sc.offset_y_mm})
+        meta.pod(v);
+    meta.pod(sc.motion_step_slice);
+    for (int64_t k : sc.motion_slices) meta.pod(k);
     meta.pod(ph.seed);
     meta.str(ph.description);
     meta.str(ph.ct.source.format);
@@ -66,6 +74,24 @@ void print(const char* name, const data::PhantomParams& p, uint64_t seed) {
                 " bits %016" PRIx64 " meta %016" PRIx64 "  %s\n",
                 name, seed, tensor_digest(ph.ct.voxels), tensor_digest(ph.ich.voxels), tensor_digest(ph.brain.voxels),
                 tensor_digest(ph.subtype_bits.voxels), meta.h, ph.description.c_str());
+}
+
+void print_indep(const char* name, const data::indep::IndepParams& p, uint64_t seed) {
+    const data::indep::IndepCase c = data::indep::generate_indep_phantom(p, seed);
+    Fnv meta;
+    meta.bytes(c.ct.affine.m.data(), sizeof(double) * 16);
+    for (const auto& l : c.slice_labels) meta.labels(l);
+    for (const auto& l : c.lesions) {
+        meta.pod(l.type);
+        meta.str(l.kind);
+        meta.pod(l.hu);
+        meta.pod(l.volume_ml);
+    }
+    meta.str(c.description);
+    std::printf("%-14s seed %3" PRIu64 ": ct %016" PRIx64 " ich %016" PRIx64 " brain %016" PRIx64
+                " bits %016" PRIx64 " meta %016" PRIx64 "  %s\n",
+                name, seed, tensor_digest(c.ct.voxels), tensor_digest(c.ich.voxels), tensor_digest(c.brain.voxels),
+                tensor_digest(c.subtype_bits.voxels), meta.h, c.description.c_str());
 }
 
 }  // namespace
@@ -121,6 +147,32 @@ int main() {
         data::PhantomParams p;  // the default 256 px
         p.slices = 4;
         print("full-size", p, 7);
+    }
+    {
+        data::PhantomParams p = small;
+        p.slice_spacing = 0;  // drawn per case
+        for (uint64_t seed = 1; seed <= 3; ++seed) print("random-spacing", p, seed);
+        p.artefacts = false;
+        for (uint64_t seed = 1; seed <= 3; ++seed) print("no-artefacts", p, seed);
+    }
+    // family B (data/phantom_indep): each kind forced, healthy, random, without the scanner
+    for (int s = 0; s < io::kNumSubtypes; ++s) {
+        data::indep::IndepParams p;
+        p.size = 48;
+        p.slices = 6;
+        p.subtypes = 1u << s;
+        print_indep(("B-subtype" + std::to_string(s)).c_str(), p, 1);
+    }
+    {
+        data::indep::IndepParams p;
+        p.size = 48;
+        p.slices = 0;
+        p.ich = 0;
+        print_indep("B-healthy", p, 2);
+        p.ich = -1;
+        for (uint64_t seed = 3; seed <= 5; ++seed) print_indep("B-random", p, seed);
+        p.physics = false;
+        print_indep("B-no-scanner", p, 3);
     }
     return 0;
 }

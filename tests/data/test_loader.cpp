@@ -154,6 +154,69 @@ TEST_CASE("loader: batches have the right shapes and every task its targets", "[
     }
 }
 
+TEST_CASE("loader: context-restoration samples get the segmentation augmentation before the swaps", "[data][loader]") {
+    // SPEC §7: the authors' pipeline translated / rotated / scaled / flipped the slice before corrupting it. The
+    // target (the clean slice) is therefore the augmented slice, not the plain resize, and the input is that
+    // slice with patches swapped; with the augmentation off the target is the plain resize.
+    const auto src = phantom_slices(2);
+    const SliceSample s = src->get(1);
+    const int64_t n = 32 * 32;
+    std::vector<float> plain(static_cast<size_t>(n));
+    std::vector<float> win(static_cast<size_t>(s.image.h * s.image.w));
+    apply_window(s.image.data(), win.data(), s.image.h * s.image.w, Window::segmentation());
+    resize_bilinear(win.data(), s.image.h, s.image.w, plain.data(), 32, 32);
+    PipelineOptions p;
+    p.task = Task::context_restoration;
+    p.out_h = p.out_w = 32;
+    p.context.patch_h = p.context.patch_w = 4;
+    p.context.swaps = 3;
+    SampleScratch sc;
+    auto sample = [&](bool augment, uint64_t stream, std::vector<float>& img, std::vector<float>& tgt) {
+        p.seg.enabled = augment;
+        img.assign(static_cast<size_t>(n), 0.f);
+        tgt.assign(static_cast<size_t>(n), 0.f);
+        Rng rng(7, stream);
+        process_sample(s, p, rng, img.data(), tgt.data(), sc);
+    };
+    std::vector<float> img, tgt;
+    sample(false, 1, img, tgt);
+    CHECK(tgt == plain);  // no augmentation: the clean target is the resized slice
+    CHECK(img != tgt);
+    int differ = 0;
+    std::set<std::vector<float>> targets;
+    for (uint64_t stream = 1; stream <= 8; ++stream) {
+        sample(true, stream, img, tgt);
+        differ += tgt != plain;
+        targets.insert(tgt);
+        // the input is the target with patches swapped: same values, rearranged
+        std::vector<float> a = img, b = tgt;
+        std::sort(a.begin(), a.end());
+        std::sort(b.begin(), b.end());
+        CHECK(a == b);
+        CHECK(img != tgt);
+        // and the augmentation is the segmentation one: the same draw on the image alone gives the target
+        Rng rng(7, stream);
+        const Geometry g = draw_segmentation_geometry(rng, p.seg);
+        std::vector<float> expect(static_cast<size_t>(n));
+        transform_and_resize<uint8_t>(win.data(), nullptr, s.image.h, s.image.w, g, expect.data(), nullptr, 32, 32);
+        for (float& v : expect) v = std::min(1.f, std::max(0.f, v));  // the loader clamps resize rounding
+        CHECK(tgt == expect);
+    }
+    CHECK(differ == 8);             // every sample moved
+    CHECK(targets.size() == 8u);    // by a different draw each
+    // the loader's batches show the same: with the augmentation, targets of one slice differ between epochs
+    LoaderOptions lo;
+    lo.batch_size = 8;
+    lo.shuffle = false;
+    p.seg.enabled = true;
+    BatchLoader loader(src, p, lo);
+    loader.start_epoch(0);
+    const Batch e0 = *loader.next();
+    loader.start_epoch(1);
+    const Batch e1 = *loader.next();
+    CHECK_FALSE(same(e0.targets, e1.targets));
+}
+
 TEST_CASE("loader: identical batches for any number of threads, epochs reshuffle", "[data][loader]") {
     const auto src = phantom_slices(2);
     PipelineOptions p;

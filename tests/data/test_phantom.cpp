@@ -285,13 +285,190 @@ TEST_CASE("phantom: lesion_scale enlarges the hemorrhages only, fov_mm fixes the
     const Phantom g = generate_phantom(f, 3);
     CHECK(g.ct.spacing[0] == Approx(200.0 / 64));
     CHECK(g.ct.spacing[1] == Approx(200.0 / 64));
-    const Phantom r = generate_phantom(small(0, 0), 3);  // default: U(210, 250) mm
-    CHECK(r.ct.spacing[0] * 64 >= 210 - 1e-9);
-    CHECK(r.ct.spacing[0] * 64 <= 250 + 1e-9);
+    const Phantom r = generate_phantom(small(0, 0), 3);  // default: U(200, 260) mm
+    CHECK(r.ct.spacing[0] * 64 >= 200 - 1e-9);
+    CHECK(r.ct.spacing[0] * 64 <= 260 + 1e-9);
     PhantomParams bad = small();
     bad.lesion_scale = 5;
     CHECK_THROWS(generate_phantom(bad, 1));
     bad.lesion_scale = 1;
     bad.fov_mm = 50;
     CHECK_THROWS(generate_phantom(bad, 1));
+}
+
+TEST_CASE("phantom: acquisition varies as in clinical head CT", "[data][phantom]") {
+    // field of view, slice thickness (random when 0), tube voltage, calibration offset and pose stay inside the
+    // documented ranges, and each of them varies across cases
+    std::vector<double> fov, dz, kvp, off, pitch, yaw;
+    int moved_between = 0, moved_during = 0;
+    for (uint64_t s = 0; s < 40; ++s) {
+        PhantomParams p = small(0, 0);
+        p.size = 16;
+        p.slices = 4;
+        p.slice_spacing = 0;
+        const Phantom ph = generate_phantom(p, 500 + s);
+        const PhantomScan& sc = ph.scan;
+        CHECK(sc.fov_mm >= 200);
+        CHECK(sc.fov_mm <= 260);
+        CHECK(sc.pixel_mm == Approx(sc.fov_mm / 16));
+        CHECK(ph.ct.spacing[2] == Approx(sc.slice_mm));
+        CHECK((sc.slice_mm == 2.5 || sc.slice_mm == 3.0 || sc.slice_mm == 4.0 || sc.slice_mm == 5.0));
+        CHECK((sc.kvp == 80 || sc.kvp == 100 || sc.kvp == 120 || sc.kvp == 140));
+        CHECK(std::fabs(sc.hu_offset) <= 5);
+        CHECK(sc.pitch_deg >= -12);
+        CHECK(sc.pitch_deg <= 20);
+        CHECK(std::fabs(sc.yaw_deg) <= 10);
+        CHECK(std::fabs(sc.roll_deg) <= 6);
+        CHECK(std::fabs(sc.offset_x_mm) <= 15);
+        CHECK(std::fabs(sc.offset_y_mm) <= 15);
+        fov.push_back(sc.fov_mm);
+        dz.push_back(sc.slice_mm);
+        kvp.push_back(sc.kvp);
+        off.push_back(sc.hu_offset);
+        pitch.push_back(sc.pitch_deg);
+        yaw.push_back(sc.yaw_deg);
+        moved_between += sc.motion_step_slice >= 0;
+        moved_during += !sc.motion_slices.empty();
+    }
+    auto spread = [](const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end()); };
+    CHECK(spread(fov) > 30);
+    CHECK(spread(dz) >= 2.5);
+    CHECK(spread(kvp) >= 40);
+    CHECK(spread(off) > 5);
+    CHECK(spread(pitch) > 15);
+    CHECK(spread(yaw) > 10);
+    // motion is the exception, not the rule (12 % between slices, 15 % during slices)
+    CHECK(moved_between >= 1);
+    CHECK(moved_between <= 12);
+    CHECK(moved_during >= 1);
+    CHECK(moved_during <= 14);
+}
+
+TEST_CASE("phantom: noise follows the slice thickness and the attenuation of each slice", "[data][phantom]") {
+    // the noise is the difference between a noisy and a noiseless phantom of the same seed (the random stream does
+    // not depend on noise_sd); its standard deviation per slice must be noise_sd x sqrt(5 mm / thickness) x the
+    // slice's attenuation factor (noise_slice_factor of its water-equivalent diameter)
+    for (const double thick : {2.5, 5.0}) {
+        PhantomParams p = small(0, 0);
+        p.slices = 4;
+        p.slice_spacing = thick;
+        p.noise_sd = 0;
+        const Phantom clean = generate_phantom(p, 77);
+        p.noise_sd = 5;
+        const Phantom noisy = generate_phantom(p, 77);
+        REQUIRE(noisy.scan.noise_sd == Approx(5 * std::sqrt(5.0 / thick)));
+        for (int64_t k = 0; k < clean.ct.nz(); ++k) {
+            const float* a = clean.ct.slice(k);
+            const float* b = noisy.ct.slice(k);
+            double s1 = 0, s2 = 0;
+            int64_t cnt = 0;
+            for (int64_t i = 0; i < clean.ct.slice_size(); ++i) {
+                if (a[i] < -900 || a[i] > 2900) continue;  // away from the clamp at -1024 / 3071
+                const double d = b[i] - a[i];
+                s1 += d;
+                s2 += d * d;
+                ++cnt;
+            }
+            REQUIRE(cnt > 1000);
+            const double sd = std::sqrt(s2 / cnt - (s1 / cnt) * (s1 / cnt));
+            const double wed = phantom::water_equivalent_diameter(a, clean.ct.slice_size(), clean.scan.pixel_mm);
+            const double expect = noisy.scan.noise_sd * phantom::noise_slice_factor(wed);
+            INFO("thickness " << thick << " slice " << k << " WED " << wed << " mm");
+            // ~2000 samples of correlated noise (correlation ~1 pixel): the estimate is within ~5 %; 12 % allows it
+            CHECK(sd == Approx(expect).epsilon(0.12));
+        }
+    }
+    // the attenuation factor: skull-base slices (more bone) are noisier than the vertex
+    CHECK(phantom::noise_slice_factor(210) > 1.25);
+    CHECK(phantom::noise_slice_factor(120) < 0.6 + 1e-12);
+}
+
+TEST_CASE("phantom: beam hardening brightens the brain next to the inner table", "[data][phantom]") {
+    // mean HU of cavity voxels within one voxel of the cavity edge minus that of the inner cavity, with and
+    // without the mimics (same seeds): the band is brighter with them
+    double diff_on = 0, diff_off = 0;
+    for (uint64_t s = 0; s < 3; ++s) {
+        for (const bool on : {true, false}) {
+            PhantomParams p = small(0, 0);
+            p.size = 128;
+            p.slices = 2;
+            p.noise_sd = 0;
+            p.mimics = on;
+            const Phantom ph = generate_phantom(p, 40 + s);
+            const auto inner = inner_brain(ph);
+            const int64_t n = ph.ct.nx();
+            double rim = 0, core = 0;
+            int64_t nr = 0, nc = 0;
+            for (int64_t k = 0; k < ph.ct.nz(); ++k)
+                for (int64_t y = 1; y < n - 1; ++y)
+                    for (int64_t x = 1; x < n - 1; ++x) {
+                        const int64_t i = k * n * n + y * n + x;
+                        const float v = ph.ct.voxels.data()[i];
+                        if (!ph.brain.voxels.data()[i] || v < 15 || v > 45) continue;  // brain parenchyma only
+                        bool edge = false;
+                        for (const int64_t d : {int64_t(-1), int64_t(1), -n, n})
+                            if (!ph.brain.voxels.data()[i + d]) edge = true;
+                        if (edge) rim += v, ++nr;
+                        else if (inner[static_cast<size_t>(i)]) core += v, ++nc;
+                    }
+            REQUIRE(nr > 50);
+            REQUIRE(nc > 500);
+            (on ? diff_on : diff_off) += rim / nr - core / nc;
+        }
+    }
+    INFO("rim - core, mean over 3 cases: with mimics " << diff_on / 3 << " HU, without " << diff_off / 3 << " HU");
+    CHECK(diff_on > diff_off + 1.0);
+}
+
+TEST_CASE("phantom: the artefacts flag keeps the draws, and motion moves the head between slices", "[data][phantom]") {
+    // find a case whose head moves between slices (12 % of cases)
+    PhantomParams p = small(1u << static_cast<int>(IchSubtype::IPH));
+    p.size = 48;
+    p.slices = 8;
+    Phantom moved;
+    uint64_t seed = 0;
+    for (uint64_t s = 1; s < 200 && moved.scan.motion_step_slice < 0; ++s) {
+        moved = generate_phantom(p, s);
+        seed = s;
+    }
+    REQUIRE(moved.scan.motion_step_slice > 0);
+    check_consistency(moved);
+    p.artefacts = false;
+    const Phantom still = generate_phantom(p, seed);
+    CHECK(still.scan.motion_step_slice == -1);
+    CHECK(still.scan.motion_slices.empty());
+    CHECK(still.scan.kvp == 120);
+    CHECK(still.scan.hu_offset == 0);
+    // same draws: the same lesions in the same place
+    REQUIRE(still.lesions.size() == moved.lesions.size());
+    CHECK(still.lesions[0].center == moved.lesions[0].center);
+    // the masks agree before the movement and differ after it (the cavity moved with the head)
+    const int64_t plane = still.ct.slice_size(), k0 = moved.scan.motion_step_slice;
+    int64_t diff_before = 0, diff_after = 0;
+    for (int64_t i = 0; i < still.brain.voxels.numel(); ++i) {
+        const bool d = still.brain.voxels.data()[i] != moved.brain.voxels.data()[i];
+        (i / plane < k0 ? diff_before : diff_after) += d;
+    }
+    CHECK(diff_before == 0);
+    CHECK(diff_after > 0);
+}
+
+TEST_CASE("phantom: hemorrhage volumes at lesion_scale 1 are clinical", "[data][phantom]") {
+    // whole-head coverage at 5 mm; volume = mask voxels x voxel volume. Clinical ranges (docs/data.md §6):
+    // IPH mostly 1-60 mL (trial medians ~10 mL), EDH / SDH up to ~150 mL, every lesion at least a few voxels.
+    std::vector<double> iph;
+    for (uint64_t s = 0; s < 6; ++s) {
+        PhantomParams p;
+        p.size = 48;
+        p.slices = 0;
+        p.subtypes = 1u << static_cast<int>(IchSubtype::IPH);
+        const Phantom ph = generate_phantom(p, 900 + s);
+        const double vox_ml = ph.ct.spacing[0] * ph.ct.spacing[1] * ph.ct.spacing[2] / 1000;
+        iph.push_back(static_cast<double>(ph.lesions[0].voxels) * vox_ml);
+    }
+    std::sort(iph.begin(), iph.end());
+    INFO("IPH volumes (mL): " << iph[0] << " .. " << iph.back());
+    CHECK(iph.front() > 0.2);
+    CHECK(iph.back() < 80);
+    CHECK(iph[iph.size() / 2] < 30);
 }

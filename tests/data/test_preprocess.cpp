@@ -247,12 +247,20 @@ TEST_CASE("segmentation augmentation: non-square inputs warp at native size, the
 }
 
 TEST_CASE("intensity transforms: contrast, brightness, blur", "[data][augment]") {
+    // Contrast multiplies every value (the authors' form, SPEC §7), with no centring on the mean: 0 stays 0,
+    // which a blend with the mean (0.5 here) would have moved to 0.25.
     std::vector<float> v = {0.f, 0.5f, 1.f, 0.5f};
-    adjust_contrast(v.data(), 4, 0.5);  // mean 0.5: halve the distance to it
-    CHECK(v[0] == Approx(0.25));
-    CHECK(v[2] == Approx(0.75));
+    adjust_contrast(v.data(), 4, 0.5);
+    CHECK(v[0] == 0.f);
+    CHECK(v[1] == Approx(0.25));
+    CHECK(v[2] == Approx(0.5));
+    std::vector<float> up = {0.f, 0.5f, 0.8f};
+    adjust_contrast(up.data(), 3, 1.4);
+    CHECK(up[0] == 0.f);
+    CHECK(up[1] == Approx(0.7));
+    CHECK(up[2] == 1.f);  // 1.12, clipped
     adjust_brightness(v.data(), 4, 0.5);
-    CHECK(v[0] == Approx(0.75));
+    CHECK(v[0] == Approx(0.5));
     CHECK(v[2] == 1.f);  // clipped
     Slice s(21, 21, 0.f);
     s(10, 10) = 1.f;

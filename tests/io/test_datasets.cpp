@@ -321,6 +321,80 @@ TEST_CASE("seg-cq500 layout: cases, masks, sheared affine and bad cases", "[io][
     CHECK_THROWS_WITH(SegCq500Dataset(d / "empty"), Contains("info.csv not found"));
 }
 
+TEST_CASE("seg-cq500 layout: subtypes from CQ500's reads.csv when info.csv has none", "[io][datasets][segcq500]") {
+    // The released info.csv need not carry subtype columns; CQ500's reads.csv (3 readers) has them for every
+    // patient, so Figure 3's per-subtype panels are filled on the real release.
+    test::TempDir tmp;
+    test::LogCapture quiet;
+    const fs::path d(tmp.path());
+    const LayoutManifest man = write_segcq500_layout((d / "release").string(), small(3));
+    SegCq500Dataset with_info(man.root);
+    CHECK(with_info.reads_csv().empty());
+    CHECK(with_info.case_ref(0).labels.subtypes_known());  // the phantom info.csv has the columns
+    CHECK(with_info.case_ref(0).note == "subtypes from info.csv");
+    {
+        std::ofstream f(with_info.volumes_folder() + "/info.csv");
+        f << "name\n";
+        for (const auto& c : man.cases) f << c.id << "\n";
+    }
+    SegCq500Dataset bare(man.root);
+    REQUIRE(bare.size() == 3);
+    for (int64_t i = 0; i < 3; ++i) {
+        CHECK_FALSE(bare.case_ref(i).labels.subtypes_known());
+        CHECK(bare.case_ref(i).note == "subtypes unknown");
+    }
+    // reads.csv beside the Seg-CQ500 folder: rows for cases 0 and 1 (case 2 not listed), header as published
+    std::string reads = "name,Category";
+    for (int r = 1; r <= 3; ++r)
+        for (const char* f : {"ICH", "IPH", "IVH", "SDH", "EDH", "SAH", "BleedLocation-Left", "BleedLocation-Right",
+                              "ChronicBleed", "Fracture", "CalvarialFracture", "OtherFracture", "MassEffect",
+                              "MidlineShift"})
+            reads += ",R" + std::to_string(r) + ":" + f;
+    reads += "\n";
+    // case 0: IPH by readers 1 and 2, SAH by reader 3 only -> IPH; case 1: SDH and EDH by all, IVH by one -> SDH, EDH
+    const int votes[2][3][6] = {{{1, 1, 0, 0, 0, 0}, {1, 1, 0, 0, 0, 0}, {1, 0, 0, 0, 0, 1}},
+                                {{1, 0, 1, 1, 1, 0}, {1, 0, 0, 1, 1, 0}, {1, 0, 0, 1, 1, 0}}};
+    for (int c = 0; c < 2; ++c) {
+        std::string name = man.cases[static_cast<size_t>(c)].id;  // CQ500-CT-<n>, as reads.csv writes it
+        reads += name + ",B1";
+        for (int r = 0; r < 3; ++r) {
+            for (int k = 0; k < 6; ++k) reads += "," + std::to_string(votes[c][r][k]);
+            reads += ",0,0,0,0,0,0,0,0";
+        }
+        reads += "\n";
+    }
+    write_file_atomic((d / "release" / "reads.csv").string(), reads);
+    SegCq500Dataset ds(man.root);
+    CHECK(ds.reads_csv() == (d / "release" / "reads.csv").string());
+    const IchLabels l0 = ds.case_ref(0).labels, l1 = ds.case_ref(1).labels, l2 = ds.case_ref(2).labels;
+    CHECK(l0[IchSubtype::IPH] == 1);
+    CHECK(l0[IchSubtype::SAH] == 0);
+    CHECK(l0[IchSubtype::SDH] == 0);
+    CHECK(l1[IchSubtype::SDH] == 1);
+    CHECK(l1[IchSubtype::EDH] == 1);
+    CHECK(l1[IchSubtype::IVH] == 0);
+    CHECK(l1[IchSubtype::IPH] == 0);
+    CHECK_FALSE(l2.subtypes_known());
+    CHECK(ds.case_ref(0).note.find("majority of 3 readers") != std::string::npos);
+    CHECK(ds.case_ref(2).note.find("no row in") != std::string::npos);
+    CHECK(ds.load(1).labels[IchSubtype::EDH] == 1);  // load() returns the same labels
+    // the readers win over info.csv columns (the radiologists' reads are the dataset's ground truth)
+    write_segcq500_layout((d / "release2").string(), small(3));
+    fs::copy_file(d / "release" / "reads.csv", d / "release2" / "reads.csv");
+    SegCq500Dataset both((d / "release2" / "Seg-CQ500").string());
+    CHECK(both.case_ref(1).labels[IchSubtype::EDH] == 1);
+    CHECK(both.case_ref(1).note.find("majority") != std::string::npos);
+    CHECK(both.case_ref(2).note.find("info.csv") != std::string::npos);  // no reads row: info.csv
+    // a reads.csv in a sibling CQ500/ folder is found too; an explicit path that does not exist is an error
+    fs::create_directories(d / "sib" / "CQ500");
+    write_segcq500_layout((d / "sib").string(), small(2));
+    fs::copy_file(d / "release" / "reads.csv", d / "sib" / "CQ500" / "reads.csv");
+    CHECK(SegCq500Dataset((d / "sib" / "Seg-CQ500").string()).reads_csv().find("CQ500/reads.csv") != std::string::npos);
+    SegCq500Options o;
+    o.reads_csv = (d / "nowhere.csv").string();
+    CHECK_THROWS_WITH(SegCq500Dataset(man.root, o), Contains("nowhere.csv: reads.csv not found"));
+}
+
 TEST_CASE("volume datasets feed VolumeSlices and the selections of the study", "[io][datasets]") {
     test::TempDir d;
     test::LogCapture quiet;

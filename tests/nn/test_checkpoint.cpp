@@ -4,6 +4,7 @@
 /// and the partial (transfer) load report.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -127,7 +128,7 @@ TEST_CASE("load_matching copies by name and shape and reports the rest (transfer
     const size_t enc = net.encoder->named_parameters().size() + net.encoder->named_buffers().size();
     CHECK(r.copied.size() == enc);
     CHECK(r.shape_mismatch.empty());
-    CHECK(r.unused.size() == 4u);  // head.0.weight/bias, head.2.weight/bias
+    CHECK(r.unused.size() == 4u);  // mlp_head.0.weight/bias, mlp_head.2.weight/bias
     CHECK(r.missing.size() == net.named_parameters().size() + net.named_buffers().size() - enc);
     CHECK(net.encoder->blocks[2]->conv2->weight.value().to_vector() ==
           pre.encoder->blocks[2]->conv2->weight.value().to_vector());
@@ -142,6 +143,47 @@ TEST_CASE("load_matching copies by name and shape and reports the rest (transfer
     CHECK(r2.shape_mismatch.size() > 0);
     CHECK(r2.summary().find("shape mismatch") != std::string::npos);
     std::remove(path.c_str());
+}
+
+TEST_CASE("load_matching never copies a head across network types, even when its shapes would fit",
+          "[nn][checkpoint]") {
+    // With one name "head" for all three types, EncoderMLP {b, 8, 2} and PartialUNet {f, 8, 4} had a head.0.bias
+    // of shape [8] each, and a U-Net head of shape [1, w, 1, 1] fits a projection head {w, 1}: a transfer by
+    // name and shape copied them. The names now differ per type, so only encoder / decoder tensors move.
+    nn::UNetConfig cfg = small();
+    const int64_t b = cfg.width(cfg.depth - 1), f = cfg.width(cfg.depth - 2);
+    manual_seed(11);
+    nn::EncoderMLP<float> mlp(cfg, {b, 8, 2});
+    nn::PartialUNet<float> proj(cfg, 1, {f, 8, 4});
+    nn::PartialUNet<float> proj_w(cfg, cfg.depth - 1, {cfg.base_width, 1});  // head shaped like the U-Net's
+    nn::UNet<float> unet(cfg);
+    const std::string pm = tmp_path("ckpt_head_mlp.safetensors"), pp = tmp_path("ckpt_head_proj.safetensors"),
+                      pw = tmp_path("ckpt_head_projw.safetensors"), pu = tmp_path("ckpt_head_unet.safetensors");
+    nn::save_state_dict(mlp, pm);
+    nn::save_state_dict(proj, pp);
+    nn::save_state_dict(proj_w, pw);
+    nn::save_state_dict(unet, pu);
+    auto no_head_copied = [](const nn::TransferReport& r) {
+        for (const auto& k : r.copied)
+            if (k.find("head") != std::string::npos) return false;
+        return !r.copied.empty();
+    };
+    manual_seed(12);
+    nn::PartialUNet<float> proj2(cfg, 1, {f, 8, 4});
+    CHECK(no_head_copied(nn::load_matching(proj2, pm)));  // MLP head -> projection head: nothing
+    nn::EncoderMLP<float> mlp2(cfg, {b, 8, 2});
+    CHECK(no_head_copied(nn::load_matching(mlp2, pp)));   // projection head -> MLP head: nothing
+    nn::UNet<float> unet2(cfg);
+    const auto head_before = unet2.head->weight.value().to_vector();
+    CHECK(no_head_copied(nn::load_matching(unet2, pw)));  // a projection head shaped like the U-Net head
+    CHECK(no_head_copied(nn::load_matching(unet2, pm)));
+    CHECK(unet2.head->weight.value().to_vector() == head_before);
+    nn::PartialUNet<float> proj_w2(cfg, cfg.depth - 1, {cfg.base_width, 1});
+    CHECK(no_head_copied(nn::load_matching(proj_w2, pu)));  // and the U-Net head into a projection head
+    // Within one type the head does transfer (context restoration: U-Net -> U-Net).
+    const nn::TransferReport same = nn::load_matching(unet2, pu);
+    CHECK(std::find(same.copied.begin(), same.copied.end(), "head.weight") != same.copied.end());
+    for (const auto& p : {pm, pp, pw, pu}) std::remove(p.c_str());
 }
 
 TEST_CASE("load_state_dict reads the state_dict PyTorch wrote (I64 num_batches_tracked)", "[nn][checkpoint][golden]") {

@@ -84,9 +84,9 @@ TEST_CASE("Sequential names children by position, parameter-free layers included
     nn::EncoderMLP<float> m(cfg, {16, 12, 8, 2});
     std::vector<std::string> head;
     for (auto& [n, v] : m.named_parameters())
-        if (n.rfind("head.", 0) == 0) head.push_back(n);
-    CHECK(head == std::vector<std::string>({"head.0.weight", "head.0.bias", "head.2.weight", "head.2.bias",
-                                            "head.4.weight", "head.4.bias"}));
+        if (n.rfind("mlp_head.", 0) == 0) head.push_back(n);
+    CHECK(head == std::vector<std::string>({"mlp_head.0.weight", "mlp_head.0.bias", "mlp_head.2.weight",
+                                            "mlp_head.2.bias", "mlp_head.4.weight", "mlp_head.4.bias"}));
     const auto y = m(Var<float>(uniform<float>({2, 1, 8, 8}, 2)));
     CHECK(y.shape() == Shape{2, 2});
     ICHSEG_REQUIRE_ERROR(nn::EncoderMLP<float>(cfg, {32, 2}), {"EncoderMLP", "16"});

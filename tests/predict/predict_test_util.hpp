@@ -130,6 +130,61 @@ inline BandPhantom band_phantom(int64_t n, int64_t nz, std::array<double, 3> spa
     return b;
 }
 
+/// A CT of the trunk for the non-head checks: `kind` "chest" (lungs -850 HU, heart, spine with its canal, ribs,
+/// sternum, 15 mm of subcutaneous fat) or "abdomen" (liver, kidneys, bowel with gas, visceral and 25 mm of
+/// subcutaneous fat, spine); an elliptic body 340 x 230 mm, `n` x `n` pixels over 400 mm, `nz` slices of 5 mm,
+/// the axial-DICOM affine of the phantoms (row 0 anterior), +-5 HU of deterministic noise.
+inline io::Volume body_phantom(const std::string& kind, int64_t n = 128, int64_t nz = 6) {
+    const double ps = 400.0 / double(n);
+    io::Volume v = io::Volume::zeros(nz, n, n, {ps, ps, 5.0});
+    v.affine(0, 0) = -ps;
+    v.affine(1, 1) = -ps;
+    v.affine(0, 3) = ps * double(n - 1) / 2;
+    v.affine(1, 3) = ps * double(n - 1) / 2;
+    v.affine(2, 3) = -100;
+    const bool chest = kind == "chest";
+    const double fat = chest ? 15 : 25;
+    auto in_ell = [](double x, double y, double cx, double cy, double a, double b) {
+        const double u = (x - cx) / a, w = (y - cy) / b;
+        return u * u + w * w < 1;
+    };
+    uint64_t h = 12345;
+    for (int64_t k = 0; k < nz; ++k)
+        for (int64_t j = 0; j < n; ++j)
+            for (int64_t i = 0; i < n; ++i) {
+                const double x = (double(i) - 0.5 * double(n - 1)) * ps, y = (0.5 * double(n - 1) - double(j)) * ps;
+                double hu = -1000;
+                if (in_ell(x, y, 0, 0, 170, 115)) hu = 40;                                  // skin
+                if (in_ell(x, y, 0, 0, 168, 113)) hu = -100;                                // subcutaneous fat
+                if (in_ell(x, y, 0, 0, 168 - fat, 113 - fat)) hu = 50;                      // muscle wall
+                if (in_ell(x, y, 0, 0, 158 - fat, 103 - fat)) hu = chest ? 35 : -90;        // mediastinum / visceral fat
+                if (chest) {
+                    if (in_ell(x, y, 75, 5, 60, 75) || in_ell(x, y, -75, 5, 60, 75)) hu = -850;  // lungs
+                    if (in_ell(x, y, 15, 20, 50, 42)) hu = 40;                                   // heart
+                    for (int r = 0; r < 12; ++r) {                                               // ribs
+                        const double a = 0.35 + r * (2 * 3.14159265 - 0.7) / 11;
+                        if (in_ell(x, y, (150 - fat) * std::sin(a), (100 - fat) * std::cos(a), 7, 7)) hu = 600;
+                    }
+                    if (in_ell(x, y, 0, 100 - fat, 15, 6)) hu = 500;                             // sternum
+                } else {
+                    if (in_ell(x, y, -60, 15, 80, 65)) hu = 60;                                  // liver
+                    if (in_ell(x, y, 70, -55, 25, 35) || in_ell(x, y, -70, -55, 25, 35)) hu = 30;  // kidneys
+                    for (int b = 0; b < 6; ++b) {                                                // bowel, gas
+                        const double bx = 40 + 20 * (b % 3), by = 30 - 25 * (b / 3);
+                        if (in_ell(x, y, bx, by, 14, 14)) hu = 30;
+                        if (in_ell(x, y, bx + 3, by + 3, 6, 6)) hu = -1000;
+                    }
+                }
+                // spine: vertebral body, posterior arch around the canal
+                if (in_ell(x, y, 0, -70, 18, 16)) hu = in_ell(x, y, 0, -70, 15, 13) ? 350 : 1000;
+                if (in_ell(x, y, 0, -95, 14, 13)) hu = in_ell(x, y, 0, -95, 8, 7) ? 20 : 700;
+                h = h * 6364136223846793005ULL + 1442695040888963407ULL;
+                const double noise = (double((h >> 33) % 1001) / 100.0) - 5.0;
+                v.voxels.data()[(k * n + j) * n + i] = static_cast<float>(hu + (hu > -990 ? noise : 0));
+            }
+    return v;
+}
+
 /// Phantom with at least one hemorrhage: `size` x `size` pixels, `slices` slices of 5 mm.
 inline data::Phantom ich_phantom(uint64_t seed, int64_t size = 64, int64_t slices = 8) {
     data::PhantomParams p;

@@ -60,7 +60,14 @@ TEST_CASE("resolve_device: cpu, auto and the error for cuda in a build without t
     CHECK(a.describe("training") == "training on the CPU (built without the ichseg CUDA backend)");
     test::require_error([] { resolve_device("cuda"); },
                         {"device 'cuda' requested", "built without the ichseg CUDA backend"});
-    test::require_error([] { resolve_device("gpu"); }, {"device must be auto, cpu or cuda", "'gpu'"});
+    test::require_error([] { resolve_device("gpu"); }, {"device must be auto, cpu, cuda or cuda:N", "'gpu'"});
+    // cuda:N names one GPU (a worker per GPU); malformed indices are refused
+    test::require_error([] { resolve_device("cuda:1"); },
+                        {"device 'cuda:1' requested", "built without the ichseg CUDA backend"});
+    for (const char* bad : {"cuda:", "cuda:x", "cuda:-1", "cuda:1:2", "cuda1"})
+        test::require_error([&] { resolve_device(bad); }, {"device must be auto, cpu, cuda or cuda:N"});
+    CHECK(ichseg::cuda_index_of("cuda:3") == 3);
+    CHECK(ichseg::cuda_index_of("cuda:12") == 12);
     // Moving to the device a tensor or module is already on is the tensor itself: no copy on the CPU path.
     Tensor<float> t = Tensor<float>::zeros({2, 3});
     CHECK(t.to(Device::cpu()).data() == t.data());

@@ -60,8 +60,9 @@ TEST_CASE("tiny reproduction: 10 rows, every figure and table, and a rerun skips
     const study::StudyOptions o = tiny_options(dir);
     const study::StudyResult r = study::run_study(o);
     CHECK(r.units_skipped == 0);
-    // 2 ICM nets + 6 pretext models + 6 t-SNE figures + 8 methods x (2 + 2) folds
-    CHECK(r.units_run == 2 + 6 + 6 + 8 * (o.config.physionet_folds + o.config.segcq500_folds));
+    // phantoms + 2 ICM nets + 6 pretext models + 6 t-SNE figures + 8 methods x (2 + 2) folds + the report
+    CHECK(r.units_run == 1 + 2 + 6 + 6 + 8 * (o.config.physionet_folds + o.config.segcq500_folds) + 1);
+    CHECK(r.complete);
 
     // Table 3: every row with numbers in every column (no "–" for a missing dataset).
     const std::string table = read_file(o.out + "/tables/table3.md");
@@ -82,20 +83,72 @@ TEST_CASE("tiny reproduction: 10 rows, every figure and table, and a rerun skips
     for (study::Pretext p : study::all_pretexts())
         CHECK(is_png(o.out + "/figures/figure5_" + study::pretext_key(p) + ".png"));
 
-    // Per-volume CSV: header + one line per method and volume; summary.json per row covers every volume.
-    const int64_t n_physio = o.config.phantom_physionet, n_cq = o.config.phantom_segcq500;
-    CHECK(count_lines(read_file(o.out + "/tables/physionet_volumes.csv")) == 1 + 10 * n_physio);
-    CHECK(count_lines(read_file(o.out + "/tables/segcq500_volumes.csv")) == 1 + 10 * n_cq);
+    // Table 3's transfer rows are the models WITHOUT the ICM (SPEC §7): each cell equals the mean of the
+    // unmasked per-volume results of the fold files; their "+ ICM" variants stand beside them in table3_full.md
+    // with the masked means.
+    const std::string full_table = read_file(o.out + "/tables/table3_full.md");
+    auto line_of = [](const std::string& t, const std::string& title) {
+        const auto pos = t.find("| " + title + " |");
+        REQUIRE(pos != std::string::npos);
+        return t.substr(pos, t.find('\n', pos) - pos);
+    };
+    auto mean_dice = [&](const std::string& ds, const std::string& method, const char* variant, bool ich_only) {
+        const int k = ds == "physionet" ? o.config.physionet_folds : o.config.segcq500_folds;
+        double sum = 0;
+        int n = 0;
+        for (int f = 0; f < k; ++f) {
+            const std::string path = o.out + "/results/" + ds + "/" + method + "/fold" + std::to_string(f) + ".json";
+            for (const auto& v : eval::volumes_from_json(io::read_json_file(path).at(variant), path)) {
+                if (ich_only && !v.has_ich) continue;
+                sum += v.dice();
+                ++n;
+            }
+        }
+        return io::format("%.2f", 100 * sum / n);
+    };
+    int transfer_rows = 0;
     for (const auto& row : study::table3_rows()) {
+        if (row.method == "mixed" || row.method == "ich_only") continue;
+        ++transfer_rows;
+        INFO("row " << row.title);
+        CHECK_FALSE(row.icm);
+        const std::string line = line_of(table, row.title), icm_line = line_of(full_table, row.title + " + ICM");
+        for (const bool ich : {false, true}) {
+            CHECK(line.find(mean_dice("physionet", row.method, "plain", ich)) != std::string::npos);
+            CHECK(icm_line.find(mean_dice("physionet", row.method, "icm", ich)) != std::string::npos);
+        }
+        CHECK(line.find(mean_dice("segcq500", row.method, "plain", false)) != std::string::npos);
+        CHECK(icm_line.find(mean_dice("segcq500", row.method, "icm", false)) != std::string::npos);
+        CHECK(table.find(row.title + " + ICM") == std::string::npos);  // never in Table 3 itself
+        // the variant follows its row in table3_full.md
+        CHECK(full_table.find("| " + row.title + " + ICM |") > full_table.find("| " + row.title + " |"));
+    }
+    CHECK(transfer_rows == 6);
+    CHECK(line_of(table, "U-Net mixed").find(mean_dice("physionet", "mixed", "plain", false)) != std::string::npos);
+    CHECK(line_of(table, "U-Net mixed + ICM").find(mean_dice("physionet", "mixed", "icm", false)) != std::string::npos);
+
+    // Per-volume CSV: header + one line per row (Table 3's 10 and the 6 "+ ICM" variants) and volume; summary.json
+    // per row covers every volume.
+    const int64_t n_physio = o.config.phantom_physionet, n_cq = o.config.phantom_segcq500;
+    CHECK(study::all_rows().size() == 16u);
+    CHECK(count_lines(read_file(o.out + "/tables/physionet_volumes.csv")) == 1 + 16 * n_physio);
+    CHECK(count_lines(read_file(o.out + "/tables/segcq500_volumes.csv")) == 1 + 16 * n_cq);
+    for (const auto& row : study::all_rows()) {
         const std::string d = o.out + "/results/physionet/rows/" + study::detail::slug(row.title);
         const nlohmann::json s = io::read_json_file(d + "/summary.json");
         CHECK(s.at("metric_per_case").size() == static_cast<size_t>(n_physio));
         CHECK(s.at("ichseg").at("method") == row.title);
         CHECK(count_lines(read_file(d + "/volumes.csv")) == 1 + n_physio);
     }
+    // p-values between Table 3's 10 rows (Figure 4), and between the 8 masked rows only (like with like)
     for (const std::string ds : {"physionet", "segcq500", "physionet_ich"})
-        for (const std::string m : {"dice", "precision", "recall"})
+        for (const std::string m : {"dice", "precision", "recall"}) {
             CHECK(count_lines(read_file(o.out + "/tables/pvalues_" + ds + "_" + m + ".csv")) == 11);
+            const std::string masked = read_file(o.out + "/tables/pvalues_" + ds + "_icm_" + m + ".csv");
+            CHECK(count_lines(masked) == 9);
+            CHECK(masked.find("U-Net mixed + ICM") != std::string::npos);
+            CHECK(masked.find("Local contrastive + ICM") != std::string::npos);
+        }
 
     // Transfer reports: context restoration copies the whole U-Net, the classification / contrastive models
     // only the encoder (the decoder stays at its initialisation), local contrastive the first decoder blocks too.

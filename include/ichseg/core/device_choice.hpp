@@ -1,11 +1,13 @@
 /// @file device_choice.hpp
-/// @brief The one rule that turns a user's "auto" | "cpu" | "cuda" into a device, shared by the study programs
-/// and the Segmenter: "auto" is the GPU when the program links the CUDA backend (`ichseg::cuda`, which defines
-/// ICHSEG_WITH_CUDA) and a device is usable, the CPU otherwise; "cuda" without a usable GPU is an error that says
-/// why (no backend in this build, or the driver's reason); "cpu" is the CPU. The GPU is queried through the device
-/// hooks (core/device_hooks.hpp) that the CUDA backend installs, so this header includes nothing from cuda/.
+/// @brief The one rule that turns a user's "auto" | "cpu" | "cuda" | "cuda:N" into a device, shared by the study
+/// programs and the Segmenter: "auto" is the GPU when the program links the CUDA backend (`ichseg::cuda`, which
+/// defines ICHSEG_WITH_CUDA) and a device is usable, the CPU otherwise; "cuda" (= "cuda:0") and "cuda:N" (GPU N
+/// as the CUDA runtime numbers them, i.e. within CUDA_VISIBLE_DEVICES) without that GPU are an error that says why
+/// (no backend in this build, the driver's reason, or fewer GPUs); "cpu" is the CPU. A process uses one GPU. The GPU is queried through
+/// the device hooks (core/device_hooks.hpp) that the CUDA backend installs, so this header includes nothing from cuda/.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "ichseg/config.hpp"
@@ -40,11 +42,20 @@ struct DeviceChoice {
     }
 };
 
-/// "auto" | "cpu" | "cuda" -> the device (see the file comment). Call it before any work starts, so that a
-/// refused "cuda" stops the program before it writes anything.
+/// The GPU index of "cuda:N" (N >= 0), or -1 when `want` is not of that form.
+inline int cuda_index_of(const std::string& want) {
+    if (want.rfind("cuda:", 0) != 0 || want.size() == 5 || want.size() > 8) return -1;
+    for (size_t i = 5; i < want.size(); ++i)
+        if (want[i] < '0' || want[i] > '9') return -1;
+    return std::stoi(want.substr(5));
+}
+
+/// "auto" | "cpu" | "cuda" | "cuda:N" -> the device (see the file comment). Call it before any work starts, so
+/// that a refused "cuda" stops the program before it writes anything.
 inline DeviceChoice resolve_device(const std::string& want) {
-    ICHSEG_CHECK(want == "auto" || want == "cpu" || want == "cuda", "device must be auto, cpu or cuda; got '", want,
-                 "'");
+    const int index = want == "cuda" ? 0 : cuda_index_of(want);
+    ICHSEG_CHECK(want == "auto" || want == "cpu" || index >= 0, "device must be auto, cpu, cuda or cuda:N; got '",
+                 want, "'");
     DeviceChoice c;
     c.requested = want;
     if (want == "cpu") return c;
@@ -52,17 +63,19 @@ inline DeviceChoice resolve_device(const std::string& want) {
     std::string why;
     ICHSEG_CHECK(cuda_hooks_ready() && cuda_hooks().device_count && cuda_hooks().describe_device,
                  "resolve_device: the CUDA backend did not install its device hooks");
-    if (cuda_hooks().device_count(&why) > 0) {
-        c.device = Device::cuda(0);
-        c.detail = cuda_hooks().describe_device(0);
+    const int n = cuda_hooks().device_count(&why);
+    if (n > std::max(index, 0)) {
+        c.device = Device::cuda(std::max(index, 0));
+        c.detail = cuda_hooks().describe_device(c.device.index);
         return c;
     }
+    if (n > 0) why = std::to_string(n) + " GPU(s) visible (cuda:0 .. cuda:" + std::to_string(n - 1) + ")";
     if (why.empty()) why = "no CUDA device found";
-    ICHSEG_CHECK(want != "cuda", "device 'cuda' requested, but no GPU can be used: ", why);
+    ICHSEG_CHECK(want == "auto", "device '", want, "' requested, but no GPU can be used: ", why);
     c.reason = "no usable GPU: " + why;
 #else
-    ICHSEG_CHECK(want != "cuda",
-                 "device 'cuda' requested, but this program was built without the ichseg CUDA backend "
+    ICHSEG_CHECK(want == "auto",
+                 "device '", want, "' requested, but this program was built without the ichseg CUDA backend "
                  "(link ichseg::cuda: configure with -DICHSEG_CUDA=ON on a machine with the CUDA toolkit; "
                  "docs/cuda.md)");
     c.reason = "built without the ichseg CUDA backend";

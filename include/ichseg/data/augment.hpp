@@ -178,13 +178,11 @@ void warp_nearest_mask(const T* src, int64_t sh, int64_t sw, uint8_t* dst, int64
 
 inline float clip01(float v) { return v > 0.f ? (v < 1.f ? v : 1.f) : 0.f; }
 
-/// torchvision adjust_contrast on one channel: blend with the image mean, clipped to [0, 1].
+/// Contrast adjustment as the authors' pipeline did it (SPEC §7): every intensity multiplied by `factor`, without
+/// centring on the image mean (torchvision's adjust_contrast blends with the mean instead), clipped to [0, 1].
 inline void adjust_contrast(float* img, int64_t n, double factor) {
-    if (n <= 0) return;
-    double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += img[i];
-    const float mean = static_cast<float>(sum / static_cast<double>(n)), f = static_cast<float>(factor);
-    for (int64_t i = 0; i < n; ++i) img[i] = clip01(f * img[i] + (1.f - f) * mean);
+    const float f = static_cast<float>(factor);
+    for (int64_t i = 0; i < n; ++i) img[i] = clip01(f * img[i]);
 }
 
 /// Additive brightness (SPEC §2: + U(-0.25, 0.25)), clipped to [0, 1].

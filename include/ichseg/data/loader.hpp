@@ -7,7 +7,8 @@
 ///  * classification: the same augmentation on the image only; labels carry the 7-vector;
 ///  * global_contrastive: two independent T_G views (images = view 1, targets = view 2);
 ///  * local_contrastive: a T_L pair with shared geometry (images = view 1, targets = view 2);
-///  * context_restoration: resize, then N patch swaps (images = corrupted, targets = clean).
+///  * context_restoration: the segmentation augmentation (`seg`; disabled: resize only), then N patch swaps
+///    (images = corrupted, targets = the augmented clean slice).
 /// Every random draw of sample i in epoch e comes from Rng(seed, stream_id(e, i, task)), so a batch is the same
 /// whatever the number of threads or the timing.
 ///
@@ -53,7 +54,8 @@ enum class Task { segmentation, classification, global_contrastive, local_contra
 struct PipelineOptions {
     Task task = Task::segmentation;
     Window window = Window::segmentation();
-    SegAugmentParams seg;                        ///< segmentation / classification (enabled = false: resize only)
+    SegAugmentParams seg;                        ///< segmentation, classification and context restoration
+                                                 ///< (enabled = false: resize only)
     ViewParams global = ViewParams::global();
     ViewParams local = ViewParams::local();
     ContextRestorationParams context;
@@ -114,6 +116,7 @@ inline void process_sample(const SliceSample& s, const PipelineOptions& p, Rng& 
             const Geometry g = draw_segmentation_geometry(rng, sp);
             transform_and_resize(win, with_mask && !s.mask.empty() ? s.mask.data() : static_cast<const uint8_t*>(nullptr), h, w, g, image,
                                  with_mask && !s.mask.empty() ? m8.data() : nullptr, H, W, &scratch.tmp);
+            for (int64_t i = 0; i < H * W; ++i) image[i] = std::min(1.f, std::max(0.f, image[i]));  // as below
             if (with_mask && target)
                 for (int64_t i = 0; i < H * W; ++i) target[i] = m8[static_cast<size_t>(i)] ? 1.f : 0.f;
             break;
@@ -135,7 +138,15 @@ inline void process_sample(const SliceSample& s, const PipelineOptions& p, Rng& 
             break;
         }
         case Task::context_restoration: {
-            resize_bilinear(win, h, w, image, H, W, &scratch.tmp);
+            // the segmentation augmentation first (as the authors' pipeline did, SPEC §7), then the swaps: the
+            // target is the augmented clean slice, the input the same slice corrupted
+            SegAugmentParams sp = p.seg;
+            sp.out_h = H;
+            sp.out_w = W;
+            const Geometry g = draw_segmentation_geometry(rng, sp);
+            transform_and_resize<uint8_t>(win, nullptr, h, w, g, image, nullptr, H, W, &scratch.tmp);
+            // the resize is a convex combination, but float rounding can land one ulp above 1 (saturated bone)
+            for (int64_t i = 0; i < H * W; ++i) image[i] = std::min(1.f, std::max(0.f, image[i]));
             if (target) std::copy(image, image + H * W, target);
             corrupt_context(image, H, W, p.context, rng);
             break;

@@ -14,12 +14,15 @@
 ///    ridges, orbits with globes, ethmoid / sphenoid / frontal sinus air and mastoid air cells in the lowest slices;
 ///    subarachnoid CSF rim, gyri and sulci, grey / white matter, basal ganglia and thalami, Sylvian fissures, basal
 ///    cisterns, midbrain / pons, cerebellum with folia, lateral / third / fourth ventricles, atrophy;
-///  * mimics.hpp (when `mimics`): falx cerebri (dense), superior sagittal and transverse sinuses (55-68 HU, blood
-///    density), pineal / choroid plexus / basal ganglia / falx calcifications, beam hardening (cupping next to the
-///    inner table, dark and bright streaks between the petrous bones), a patient couch;
-///  * acquisition.hpp: field of view, head size and position, yaw / pitch / roll, slice count and spacing,
-///    optional gantry tilt (a sheared affine; a standard axial DICOM acquisition converted to RAS: column index
-///    towards patient left, row index towards posterior, so row 0 is anterior); PSF blur and correlated noise;
+///  * mimics.hpp (when `mimics`): falx cerebri and tentorium (dense dura), superior sagittal, straight and
+///    transverse sinuses (45-75 HU, blood density), pineal / choroid plexus / basal ganglia / falx calcifications,
+///    beam hardening (a brighter band inside the inner table, dark and bright streaks between the petrous bones),
+///    a patient couch;
+///  * acquisition.hpp: field of view (pixel spacing), head size and position, yaw / pitch / roll, slice count and
+///    spacing (fixed or drawn from 2.5-5 mm), optional gantry tilt (a sheared affine; a standard axial DICOM
+///    acquisition converted to RAS: column index towards patient left, row index towards posterior, so row 0 is
+///    anterior); with `artefacts`: head motion between slices and during a slice (ghost, streaks), tube voltage
+///    and calibration offset; PSF blur and correlated noise scaled by slice thickness and attenuation;
 ///  * lesions.hpp: the five ICH subtypes (IchSubtype) with their typical shapes, locations and HU (EDH lens with
 ///    fracture / swirl, SDH crescent acute / subacute / chronic, SAH in sulci / fissure / cisterns, IPH with oedema
 ///    rim, IVH layering or cast; acute blood 50-90 HU);

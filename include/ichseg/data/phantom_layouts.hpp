@@ -44,13 +44,15 @@ struct LayoutOptions {
     int64_t count = 4;          ///< volumes (PhysioNet, CQ500, Seg-CQ500) or studies (RSNA)
     int64_t size = 64;          ///< in-plane pixels
     int64_t slices = 6;         ///< slices per volume (CQ500 thin series: twice as many)
-    double spacing = 5.0;       ///< mm between slices
+    double spacing = 5.0;       ///< mm between slices; 0 = drawn per case (PhantomParams::slice_spacing; not
+                                ///< for the CQ500 layout, whose thick series averages pairs of thin slices)
     uint64_t seed = 1;
     double ich_fraction = 0.5;  ///< share of volumes with ICH (ignored by Seg-CQ500: all have ICH)
     bool quirks = true;         ///< include the real layouts' oddities (see the file comment)
     double fov_mm = 0;          ///< reconstruction field of view (mm) of every phantom; 0 = the phantom's random
-                                ///< U(210, 250) mm (PhantomParams::fov_mm)
+                                ///< U(200, 260) mm (PhantomParams::fov_mm)
     double lesion_scale = 1.0;  ///< PhantomParams::lesion_scale (1 = clinical size ranges)
+    int64_t first_number = 10;  ///< Seg-CQ500 layout: case c is CQ500-CT-<first_number + 7c>
 };
 
 struct WrittenCase {
@@ -270,6 +272,8 @@ inline LayoutManifest write_rsna_layout(const std::string& root, const LayoutOpt
 
 inline LayoutManifest write_cq500_layout(const std::string& root, const LayoutOptions& o = {}) {
     using namespace detail;
+    ICHSEG_CHECK(o.spacing > 0, "write_cq500_layout: ", root, ": the slice spacing must be given (got ", o.spacing,
+                 "; the thick series averages pairs of thin slices, so a random spacing per case is not supported)");
     LayoutManifest man = begin_layout(root, root);
     const std::vector<int> plan = ich_plan(o.count, o.ich_fraction, o.seed);
     Rng rng(o.seed, stream_id(0xc9500, 2));
@@ -393,7 +397,7 @@ inline LayoutManifest write_segcq500_layout(const std::string& root, const Layou
     std::string info = "name,ICH,IPH,IVH,SDH,EDH,SAH,MassEffect,MidlineShift\n";
     Rng rng(o.seed, stream_id(0x5e6, 4));
     for (int64_t c = 0; c < o.count; ++c) {
-        const int64_t n = 10 + c * 7;
+        const int64_t n = o.first_number + c * 7;
         const double tilt = (o.quirks && c == 1) ? 5.0 : 0.0;
         const Phantom ph = case_phantom(o, c, 1, 0x5e6, o.slices, o.spacing, tilt);
         const std::string name = "CQ500-CT-" + std::to_string(n);

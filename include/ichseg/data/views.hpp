@@ -3,7 +3,7 @@
 /// correspondence. Inputs are windowed slices in [0, 1] (any size); outputs are out_h x out_w in [0, 1].
 ///
 /// Order inside one view (SPEC §2): geometry (translate, rotate, scale, hflip) -> contrast (p 0.5, factor
-/// U(0.5, 1.4), torchvision blend with the mean) -> brightness (p 0.5, + U(-0.25, 0.25)) -> Gaussian blur (p 0.5,
+/// U(0.5, 1.4), intensities multiplied without centring, the authors' form) -> brightness (p 0.5, + U(-0.25, 0.25)) -> Gaussian blur (p 0.5,
 /// sigma U(0.1, 1.5), radius ceil(3 sigma), reflect padding) -> random resized crop (area U(0.5, 1) of the image,
 /// aspect log-U(0.8, 1.25), torchvision's 10 attempts then the whole image) back to out_h x out_w -> clip [0, 1].
 /// The geometry is applied at the output size after an anti-aliased resize (see augment.hpp).

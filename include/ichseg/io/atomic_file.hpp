@@ -1,15 +1,21 @@
 /// @file atomic_file.hpp
-/// @brief Replace a file atomically: write a temporary file "<path>.tmp-<pid>" beside it, flush it to disk,
-/// rename it over the target. A crash or kill at any moment leaves either the previous file or the complete new
-/// one; `remove_stale_temporaries` removes the temporaries that killed processes left behind.
+/// @brief Replace a file atomically: write a temporary file "<path>.tmp-<pid>-<node>" beside it, flush it to disk,
+/// rename it over the target (atomic on local filesystems, NFS and Lustre). A crash or kill at any moment leaves
+/// either the previous file or the complete new one; `remove_stale_temporaries` removes the temporaries that
+/// killed processes of this machine left behind. The node (host) name is part of the temporary's name because
+/// several machines may write into one shared folder: a pid means nothing on another machine, so the temporaries
+/// of other nodes are never removed here (their own node removes them).
 #pragma once
 
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <climits>
+
 #include <cerrno>
 #include <cstdio>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -35,8 +41,19 @@ inline void write_all_or_fail(int fd, const std::string& bytes, const std::strin
     }
 }
 
+/// This machine's host name with every character outside [A-Za-z0-9_.-] written as '_' ("localhost" when it
+/// cannot be read): the node part of temporary names and of work-queue claims (study/work_queue.hpp).
+inline std::string node_name() {
+    char buf[HOST_NAME_MAX + 1] = {0};
+    std::string s = ::gethostname(buf, sizeof(buf) - 1) == 0 && buf[0] ? std::string(buf) : std::string("localhost");
+    for (char& c : s)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') c = '_';
+    return s;
+}
+
 inline void write_file_atomic(const std::string& path, const std::string& bytes) {
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+    static const std::string suffix = "-" + node_name();
+    const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + suffix;
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) fail(path, ": cannot create temporary file ", tmp, ": ", std::strerror(errno));
     write_all_or_fail(fd, bytes, path, tmp);
@@ -52,8 +69,9 @@ inline void write_file_atomic(const std::string& path, const std::string& bytes)
     }
 }
 
-/// Remove, under `root` (recursively), the "<name>.tmp-<pid>" files of processes that no longer run (left by a
-/// kill during `write_file_atomic`). Returns how many were removed.
+/// Remove, under `root` (recursively), the "<name>.tmp-<pid>-<node>" files of processes of this node that no
+/// longer run (left by a kill during `write_file_atomic`; "<name>.tmp-<pid>" of older versions count as this
+/// node's). Returns how many were removed.
 inline int remove_stale_temporaries(const std::string& root) {
     namespace fs = std::filesystem;
     int n = 0;
@@ -65,7 +83,13 @@ inline int remove_stale_temporaries(const std::string& root) {
         const std::string name = it->path().filename().string();
         const auto pos = name.rfind(".tmp-");
         if (pos == std::string::npos) continue;
-        const std::string pid_text = name.substr(pos + 5);
+        std::string pid_text = name.substr(pos + 5);
+        const auto dash = pid_text.find('-');
+        if (dash != std::string::npos) {
+            static const std::string here = node_name();
+            if (pid_text.substr(dash + 1) != here) continue;  // another machine's temporary
+            pid_text.resize(dash);
+        }
         if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
         const long pid = std::stol(pid_text);
         if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0 && pid != ::getpid()) continue;  // still alive

@@ -131,6 +131,7 @@ struct Provenance {
     std::string stored_type;         ///< datatype on disk, e.g. "int16", "uint8", "float32"
     std::string modality;            ///< DICOM Modality ("CT"); empty for NIfTI
     std::string patient_id, study_uid, series_uid, series_description;
+    std::string body_part, study_description, protocol_name;  ///< DICOM BodyPartExamined, StudyDescription, ProtocolName
     std::vector<std::string> files;  ///< DICOM files in slice order (series only)
     std::vector<std::string> warnings;  ///< non-fatal problems found while reading (each also logged)
 };

@@ -3,7 +3,8 @@
 /// classification pretext tasks) and the partial U-Net with a 1x1-conv head (local contrastive).
 ///
 /// All three share the child names "encoder" (blocks.0 .. blocks.{depth-1}) and "decoder" (blocks.0 ..), so
-/// transfer learning copies weights by name and shape. Parameter names equal the PyTorch state_dict keys of
+/// transfer learning copies weights by name and shape; their last parts have distinct names ("head",
+/// "mlp_head", "projection_head"), so no head is ever copied from one network type into another. Parameter names equal the PyTorch state_dict keys of
 /// benchmarks/reference/ichseg_torch.py. Paper configuration: base width 32, depth 5, 256x256 input.
 #pragma once
 
@@ -155,8 +156,10 @@ private:
     UNetConfig cfg_;
 };
 
-/// Encoder -> global average pool -> MLP "head" (Linear, ReLU, Linear, ...; no activation after the last).
+/// Encoder -> global average pool -> MLP head `mlp_head` (Linear, ReLU, Linear, ...; no activation after the last).
 /// Global contrastive: {512, 512, 128}; binary: {512, 1024, 256, 2}; multi-label: {512, 1024, 256, 7}.
+/// The three network types name their last part differently (UNet `head`, EncoderMLP `mlp_head`, PartialUNet
+/// `projection_head`), so a transfer by name and shape (load_matching) never copies one type's head into another.
 template <class T = float>
 class EncoderMLP : public Module<T> {
 public:
@@ -165,22 +168,22 @@ public:
         ICHSEG_CHECK(head_widths.size() >= 2 && head_widths.front() == cfg.width(cfg.depth - 1),
                      "EncoderMLP: head widths must start at the bottleneck width ", cfg.width(cfg.depth - 1));
         encoder = this->register_module("encoder", std::make_shared<UNetEncoder<T>>(cfg, gen));
-        head = this->register_module("head", std::make_shared<Sequential<T>>());
+        mlp_head = this->register_module("mlp_head", std::make_shared<Sequential<T>>());
         for (size_t i = 0; i + 1 < head_widths.size(); ++i) {
-            if (i > 0) head->push_back(std::make_shared<ReLU<T>>());
-            head->push_back(std::make_shared<Linear<T>>(head_widths[i], head_widths[i + 1], true, gen));
+            if (i > 0) mlp_head->push_back(std::make_shared<ReLU<T>>());
+            mlp_head->push_back(std::make_shared<Linear<T>>(head_widths[i], head_widths[i + 1], true, gen));
         }
     }
     /// The pooled bottleneck (N, width): the representation shown in the t-SNE plots.
     Var<T> features(const Var<T>& x) { return global_avg_pool(encoder->forward(x)); }
-    Var<T> forward(const Var<T>& x) override { return head->forward(features(x)); }
+    Var<T> forward(const Var<T>& x) override { return mlp_head->forward(features(x)); }
     std::string type_name() const override { return "EncoderMLP"; }
 
     std::shared_ptr<UNetEncoder<T>> encoder;
-    std::shared_ptr<Sequential<T>> head;
+    std::shared_ptr<Sequential<T>> mlp_head;
 };
 
-/// Encoder + the first n_decoder decoder blocks + a 1x1-conv projection "head" (default 64 -> 128 -> 32 for the
+/// Encoder + the first n_decoder decoder blocks + a 1x1-conv `projection_head` (default 64 -> 128 -> 32 for the
 /// paper's widths: Conv2d, ReLU, Conv2d).
 template <class T = float>
 class PartialUNet : public Module<T> {
@@ -196,20 +199,20 @@ public:
                      feat, " (the width after ", n_decoder, " decoder blocks)");
         encoder = this->register_module("encoder", std::make_shared<UNetEncoder<T>>(cfg, gen));
         decoder = this->register_module("decoder", std::make_shared<UNetDecoder<T>>(cfg, n_decoder, gen));
-        head = this->register_module("head", std::make_shared<Sequential<T>>());
+        projection_head = this->register_module("projection_head", std::make_shared<Sequential<T>>());
         for (size_t i = 0; i + 1 < head_widths.size(); ++i) {
-            if (i > 0) head->push_back(std::make_shared<ReLU<T>>());
-            head->push_back(std::make_shared<Conv2d<T>>(head_widths[i], head_widths[i + 1], 1, Conv2dParams{}, true, gen));
+            if (i > 0) projection_head->push_back(std::make_shared<ReLU<T>>());
+            projection_head->push_back(std::make_shared<Conv2d<T>>(head_widths[i], head_widths[i + 1], 1, Conv2dParams{}, true, gen));
         }
     }
     Var<T> forward(const Var<T>& x) override {
-        return head->forward(decoder->forward_features(encoder->forward_features(x)));
+        return projection_head->forward(decoder->forward_features(encoder->forward_features(x)));
     }
     std::string type_name() const override { return "PartialUNet"; }
 
     std::shared_ptr<UNetEncoder<T>> encoder;
     std::shared_ptr<UNetDecoder<T>> decoder;
-    std::shared_ptr<Sequential<T>> head;
+    std::shared_ptr<Sequential<T>> projection_head;
 };
 
 }  // namespace ichseg::nn

@@ -9,6 +9,10 @@
 ///   <id>_prob.nii.gz     float32 ICH sigmoid on the network grid (S x S x nz) with its own affine (--probabilities)
 ///   <id>_cavity.nii.gz   uint8 intracranial cavity mask on the source grid (--cavity; needs the ICM models)
 ///   <id>_seg.dcm         DICOM SEG referencing the source series (--dicom-seg; DICOM inputs only)
+///   <id>_qc.png          QC montage: the slices with hemorrhage, outlined over the brain window (--qc; qc.hpp)
+/// Every case is checked for looking like a head CT (head_check.hpp: DICOM body part, body size, fat, lung, skull,
+/// and with the ICM models an intracranial cavity); a case that does not is reported (console, JSON, CSV message)
+/// and still segmented, unless `refuse_non_head`, which makes it an error (nothing written).
 /// All are written to temporary files first and published only after the whole case succeeded, each without
 /// replacing an existing file unless `overwrite` (then atomically).
 #pragma once
@@ -16,6 +20,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -23,8 +29,10 @@
 
 #include "ichseg/io/atomic_file.hpp"
 #include "ichseg/predict/dicom_seg.hpp"
+#include "ichseg/predict/head_check.hpp"
 #include "ichseg/predict/input.hpp"
 #include "ichseg/predict/output.hpp"
+#include "ichseg/predict/qc.hpp"
 #include "ichseg/predict/report.hpp"
 #include "ichseg/predict/segmenter.hpp"
 
@@ -36,14 +44,16 @@ struct RunOptions {
     bool write_probabilities = false;
     bool write_cavity = false;
     bool write_dicom_seg = false;
+    bool write_qc = false;          ///< <id>_qc.png
+    bool refuse_non_head = false;   ///< a case that does not look like a head CT is an error
     InputOptions input;
 };
 
 struct CaseOutputs {
-    std::string mask, report_json, slices_csv, probabilities, cavity, dicom_seg;
+    std::string mask, report_json, slices_csv, probabilities, cavity, dicom_seg, qc;
     std::vector<std::string> all() const {
         std::vector<std::string> v;
-        for (const auto* s : {&mask, &report_json, &slices_csv, &probabilities, &cavity, &dicom_seg})
+        for (const auto* s : {&mask, &report_json, &slices_csv, &probabilities, &cavity, &dicom_seg, &qc})
             if (!s->empty()) v.push_back(*s);
         return v;
     }
@@ -59,6 +69,7 @@ inline CaseOutputs case_outputs(const RunOptions& o, const std::string& id, bool
     if (o.write_probabilities) c.probabilities = base + "_prob.nii.gz";
     if (o.write_cavity && has_icm) c.cavity = base + "_cavity.nii.gz";
     if (o.write_dicom_seg && is_dicom) c.dicom_seg = base + "_seg.dcm";
+    if (o.write_qc) c.qc = base + "_qc.png";
     return c;
 }
 
@@ -68,6 +79,7 @@ struct CaseResult {
     std::string message;              ///< error message when !ok
     std::string summary;              ///< what was read
     std::vector<std::string> notes;   ///< what was left out / warnings
+    HeadCheck head_check;             ///< does the input look like a head CT
     Report report;
     CaseOutputs outputs;
     double seconds_read = 0, seconds_inference = 0, seconds_postprocess = 0, seconds_write = 0, seconds_total = 0;
@@ -82,6 +94,7 @@ inline nlohmann::json case_result_json(const CaseResult& r, bool with_slices = f
     j["summary"] = r.summary;
     j["notes"] = r.notes;
     if (r.ok) {
+        j["input_check"] = head_check_json(r.head_check);
         j["report"] = report_json(r.report, with_slices);
         nlohmann::json o;
         o["mask"] = r.outputs.mask;
@@ -90,6 +103,7 @@ inline nlohmann::json case_result_json(const CaseResult& r, bool with_slices = f
         if (!r.outputs.probabilities.empty()) o["probabilities"] = r.outputs.probabilities;
         if (!r.outputs.cavity.empty()) o["cavity"] = r.outputs.cavity;
         if (!r.outputs.dicom_seg.empty()) o["dicom_seg"] = r.outputs.dicom_seg;
+        if (!r.outputs.qc.empty()) o["qc"] = r.outputs.qc;
         j["outputs"] = o;
         j["seconds"] = {{"read", r.seconds_read},
                         {"inference", r.seconds_inference},
@@ -124,6 +138,9 @@ inline CaseResult run_case(Segmenter& seg, const CaseInput& c, const RunOptions&
     inputs.add(c.path);
     inputs.add_all(in.ct.source.files);
     check_outputs_free(r.outputs.all(), o.overwrite, inputs);
+    r.head_check = check_head_like(in.ct);
+    if (o.refuse_non_head && !r.head_check.looks_like_head)
+        fail(c.path, ": ", head_check_summary(r.head_check), " (refused: --refuse-non-head)");
 
     const bool keep_prob = seg.options().keep_probabilities, keep_cav = seg.options().keep_cavity;
     seg.options().keep_probabilities = o.write_probabilities;
@@ -138,6 +155,15 @@ inline CaseResult run_case(Segmenter& seg, const CaseInput& c, const RunOptions&
     }
     seg.options().keep_probabilities = keep_prob;
     seg.options().keep_cavity = keep_cav;
+    if (sr.cavity_voxels >= 0) {
+        add_cavity_check(r.head_check, static_cast<double>(sr.cavity_voxels) * std::fabs(in.ct.affine.det3()) / 1000.0);
+        if (o.refuse_non_head && !r.head_check.looks_like_head)
+            fail(c.path, ": ", head_check_summary(r.head_check), " (refused: --refuse-non-head)");
+    }
+    if (!r.head_check.looks_like_head) {
+        r.notes.push_back("warning: " + head_check_summary(r.head_check));
+        if (say) say("  WARNING: " + head_check_summary(r.head_check) + "; the mask is written anyway (--refuse-non-head refuses such inputs)");
+    }
     r.report = sr.report;
     r.report.case_id = c.id;
     r.seconds_inference = sr.seconds_inference;
@@ -185,6 +211,13 @@ inline CaseResult run_case(Segmenter& seg, const CaseInput& c, const RunOptions&
             write_dicom_seg(tmp, sr.mask, in.series, false, nullptr);
         }
         stage_text(r.outputs.slices_csv, slices_csv(r.report));
+        if (!r.outputs.qc.empty()) {
+            std::string title = c.id + "  (model " + std::filesystem::path(seg.ich_model().path).filename().string() +
+                                (seg.has_icm() ? " + ICM)" : ", no ICM)");
+            std::vector<std::string> warn;
+            if (!r.head_check.looks_like_head) warn.push_back("WARNING: " + head_check_summary(r.head_check));
+            stage_text(r.outputs.qc, qc_png(in.ct, sr.mask, r.report, title, warn));
+        }
         r.seconds_write = detail::seconds_since(tw);
         r.seconds_total = detail::seconds_since(t0);
         r.ok = true;

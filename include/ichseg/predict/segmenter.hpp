@@ -72,6 +72,7 @@ struct SegmenterOptions {
     MaskResample resample = MaskResample::bilinear;
     bool keep_probabilities = false;     ///< fill SegmentationResult::probabilities (network grid, raw ICH sigmoid)
     bool keep_cavity = false;            ///< fill SegmentationResult::cavity (native grid) when ICM models are loaded
+    bool keep_plain_mask = false;        ///< fill SegmentationResult::plain_mask (the ICH mask before the ICM)
     bool check_axial = true;             ///< refuse volumes whose slices are not axial
     bool check_hu = true;                ///< refuse volumes that do not look like CT in Hounsfield units
     int threads = 0;                     ///< > 0: set_num_threads(threads) at construction (process-wide)
@@ -100,8 +101,10 @@ struct LoadedModel {
 struct SegmentationResult {
     io::Mask mask;                            ///< hemorrhage, native grid, source affine and provenance
     io::Mask cavity;                          ///< intracranial cavity (native grid); only with keep_cavity + ICM
+    io::Mask plain_mask;                      ///< the ICH network's mask without the ICM; only with keep_plain_mask
     io::Volume probabilities;                 ///< raw ICH sigmoid (nz, S, S) on the network grid; keep_probabilities
     std::vector<float> slice_max_probability; ///< per slice, as in the file comment (step 5)
+    int64_t cavity_voxels = -1;               ///< voxels of the ICM's cavity (native grid); -1 without ICM
     Report report;
     double seconds_inference = 0;             ///< preprocessing + forward passes, all networks
     double seconds_postprocess = 0;           ///< resampling, thresholds, ICM, report
@@ -339,7 +342,9 @@ public:
         r.mask = ct.like<uint8_t>();
         const bool keep_cav = opt_.keep_cavity && has_icm();
         if (keep_cav) r.cavity = ct.like<uint8_t>();
+        if (opt_.keep_plain_mask) r.plain_mask = ct.like<uint8_t>();
         r.slice_max_probability.assign(static_cast<size_t>(nz), 0.f);
+        std::vector<int64_t> cavity_count(static_cast<size_t>(nz), 0);
         const double thr = opt_.threshold;
         const int64_t S_ich = ich_.info.input_size;
         const int64_t S_tis = has_icm() ? tissue_.info.input_size : 0, S_bone = has_icm() ? bone_.info.input_size : 0;
@@ -361,15 +366,22 @@ public:
             }
             uint8_t* mk = r.mask.voxels.data() + k * ny * nx;
             uint8_t* ck = keep_cav ? r.cavity.voxels.data() + k * ny * nx : nullptr;
+            uint8_t* pk = opt_.keep_plain_mask ? r.plain_mask.voxels.data() + k * ny * nx : nullptr;
             float best = 0.f;
             for (int64_t i = 0; i < ny * nx; ++i) {
                 const size_t s = static_cast<size_t>(i);
                 const bool cav = !has_icm() || in_cavity(pt[s], pb[s], thr);
+                cavity_count[static_cast<size_t>(k)] += cav;
                 if (ck) ck[i] = cav ? 1 : 0;
+                if (pk) pk[i] = pi[s] >= thr ? 1 : 0;
                 mk[i] = hemorrhage(pi[s], cav, thr) ? 1 : 0;
                 if (cav) best = std::max(best, pi[s]);
             }
             r.slice_max_probability[static_cast<size_t>(k)] = best;
+        }
+        if (has_icm()) {
+            r.cavity_voxels = 0;
+            for (int64_t c : cavity_count) r.cavity_voxels += c;
         }
         if (opt_.keep_probabilities) {
             r.probabilities.voxels = p_ich;

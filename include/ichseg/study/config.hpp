@@ -38,6 +38,15 @@ struct StageSpec {
     int64_t batch_size = 0;
 };
 
+/// The label-budget experiment (study/budget.hpp). It runs when asked for (`ichseg_reproduce --label-budget`);
+/// these keys only say which extra units exist, so they are not part of an output folder's config identity.
+struct LabelBudgetSpec {
+    std::vector<int64_t> budgets;        ///< labelled training volumes per model; 0 = all (the main study's models)
+    int draws = 0;                       ///< random subsets per budget
+    std::vector<std::string> datasets;   ///< "physionet", "segcq500"
+    std::string schedule;                ///< "steps" (as many optimiser steps as with all volumes) or "epochs"
+};
+
 /// The values come from a profile (examples/configs/<profile>.json) and a user's file; the meaning of each key
 /// is documented here, its value in the profile files.
 struct StudyConfig {
@@ -58,6 +67,11 @@ struct StudyConfig {
     int64_t checkpoint_every = 0; ///< also checkpoint every N batches (0: at epoch ends only)
 
     StageSpec icm_tissue, icm_bone;
+    /// Datasets ("physionet", "segcq500") whose ICM is trained per fold on the ICM set minus that fold's test
+    /// volumes (use it when <data>/icm holds volumes of that dataset, e.g. Seg-CQ500's own brain masks). The
+    /// other datasets share one ICM pair trained on the whole ICM set, which must then be disjoint from them
+    /// (checked: a volume the ICM trained on is never post-processed by it).
+    std::vector<std::string> icm_per_fold;
     StageSpec physionet_supervised;
     StageSpec segcq500_supervised;
     StageSpec context_restoration;
@@ -80,6 +94,7 @@ struct StudyConfig {
     int64_t local_regions = 0;
     double tsne_perplexity = 0;
     int tsne_iterations = 0;
+    LabelBudgetSpec label_budget;
 
     // Phantom generation (--generate-phantoms)
     int64_t phantom_size = 0;
@@ -94,6 +109,9 @@ struct StudyConfig {
     double phantom_fov = 0;             ///< reconstruction field of view (mm); 0 = random U(210, 250) per volume
     double phantom_lesion_scale = 0;    ///< data::PhantomParams::lesion_scale (1 = clinical size ranges)
 
+    // Report
+    std::string table_note;             ///< paragraph written above Table 3 (what the numbers are, and are not)
+
     /// The U-Net of a stage: width / depth / factor / dropout from the config.
     nn::UNetConfig unet_config(bool sigmoid = true) const {
         nn::UNetConfig c = unet;
@@ -103,6 +121,10 @@ struct StudyConfig {
         return c;
     }
     int64_t bottleneck_width() const { return unet.width(unet.depth - 1); }
+    /// Whether dataset `ds` gets one ICM pair per fold (icm_per_fold) rather than the shared pair.
+    bool icm_is_per_fold(const std::string& ds) const {
+        return std::find(icm_per_fold.begin(), icm_per_fold.end(), ds) != icm_per_fold.end();
+    }
     /// Decoder blocks of the local-contrastive partial U-Net: all but the last (paper: 3 of 4).
     int64_t local_decoder_blocks() const { return unet.depth - 2; }
 
@@ -182,6 +204,7 @@ void for_each_key(Config& c, F&& f) {
     };
     stage("icm_tissue", c.icm_tissue);
     stage("icm_bone", c.icm_bone);
+    f("icm_per_fold", c.icm_per_fold);
     stage("physionet_supervised", c.physionet_supervised);
     stage("segcq500_supervised", c.segcq500_supervised);
     stage("context_restoration", c.context_restoration);
@@ -201,6 +224,10 @@ void for_each_key(Config& c, F&& f) {
     f("local_regions", c.local_regions);
     f("tsne_perplexity", c.tsne_perplexity);
     f("tsne_iterations", c.tsne_iterations);
+    f("label_budget.budgets", c.label_budget.budgets);
+    f("label_budget.draws", c.label_budget.draws);
+    f("label_budget.datasets", c.label_budget.datasets);
+    f("label_budget.schedule", c.label_budget.schedule);
     f("phantoms.size", c.phantom_size);
     f("phantoms.slices", c.phantom_slices);
     f("phantoms.spacing", c.phantom_spacing);
@@ -212,6 +239,7 @@ void for_each_key(Config& c, F&& f) {
     f("phantoms.ich_fraction", c.phantom_ich_fraction);
     f("phantoms.fov", c.phantom_fov);
     f("phantoms.lesion_scale", c.phantom_lesion_scale);
+    f("table_note", c.table_note);
 }
 
 inline nlohmann::json to_json(const StudyConfig& c) {
@@ -277,6 +305,13 @@ inline void StudyConfig::validate(const std::string& where) const {
                 need(v >= 2, key, v, ">= 2 (batch norm and the contrastive losses need two samples)");
         }
     });
+    for (size_t i = 0; i < icm_per_fold.size(); ++i) {
+        const std::string& d = icm_per_fold[i];
+        need(d == "physionet" || d == "segcq500", "icm_per_fold", d, "dataset names: \"physionet\", \"segcq500\"");
+        need(std::find(icm_per_fold.begin(), icm_per_fold.begin() + static_cast<std::ptrdiff_t>(i), d) ==
+                 icm_per_fold.begin() + static_cast<std::ptrdiff_t>(i),
+             "icm_per_fold", d, "each dataset once");
+    }
     need(physionet_folds >= 2, "physionet_folds", physionet_folds, ">= 2");
     need(segcq500_folds >= 2, "segcq500_folds", segcq500_folds, ">= 2");
     need(mixed_ratio >= 0, "mixed_ratio", mixed_ratio, ">= 0");
@@ -293,6 +328,12 @@ inline void StudyConfig::validate(const std::string& where) const {
     need(local_regions >= 2 && local_regions <= cells, "local_regions", local_regions,
          "2 .. the number of cells of the local feature map");
     need(tsne_perplexity > 0, "tsne_perplexity", tsne_perplexity, "> 0");
+    for (int64_t b : label_budget.budgets) need(b >= 0, "label_budget.budgets", b, "volumes >= 1, or 0 for all");
+    need(label_budget.draws >= 1, "label_budget.draws", label_budget.draws, ">= 1");
+    for (const std::string& d : label_budget.datasets)
+        need(d == "physionet" || d == "segcq500", "label_budget.datasets", d, "physionet or segcq500");
+    need(label_budget.schedule == "steps" || label_budget.schedule == "epochs", "label_budget.schedule",
+         label_budget.schedule, "steps or epochs");
     need(tsne_iterations >= 260, "tsne_iterations", tsne_iterations, ">= 260 (250 early-exaggeration iterations)");
     need(phantom_size >= 32, "phantoms.size", phantom_size, ">= 32");
     need(phantom_slices >= 2, "phantoms.slices", phantom_slices, ">= 2");

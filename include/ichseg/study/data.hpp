@@ -18,6 +18,7 @@
 #include "ichseg/data/phantom_layouts.hpp"
 #include "ichseg/data/slices.hpp"
 #include "ichseg/eval/metrics.hpp"
+#include "ichseg/io/datasets/cq500_reads.hpp"
 #include "ichseg/io/datasets/physionet.hpp"
 #include "ichseg/io/datasets/rsna.hpp"
 #include "ichseg/io/datasets/seg_cq500.hpp"
@@ -67,6 +68,7 @@ inline std::vector<std::string> generate_phantoms(const std::string& root, const
     o.count = c.phantom_icm;
     o.seed = c.seed ^ 0x3003;
     o.quirks = false;
+    o.first_number = 1000;  // other patients than the Seg-CQ500-layout set: CQ500-CT-1000 ...
     m = data::write_segcq500_layout(p.icm, o);
     lines.push_back("ICM training set (Seg-CQ500 layout with brain masks): " + std::to_string(m.cases.size()) +
                     " volumes in " + p.icm);
@@ -80,6 +82,36 @@ inline std::vector<std::string> generate_phantoms(const std::string& root, const
     return lines;
 }
 
+/// Content fingerprint of a CT volume: FNV-1a over its shape and HU voxel values. Two files holding the same
+/// volume (a symlinked or copied dataset) have the same fingerprint.
+inline uint64_t volume_fingerprint(const io::Volume& v) {
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&](const void* p, size_t n) {
+        const unsigned char* b = static_cast<const unsigned char*>(p);
+        for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+    };
+    const int64_t dims[3] = {v.nz(), v.ny(), v.nx()};
+    mix(dims, sizeof dims);
+    const Tensor<float> c = v.voxels.contiguous();
+    mix(c.data(), static_cast<size_t>(c.numel()) * sizeof(float));
+    return h;
+}
+
+/// Which volume a case is, for the ICM's disjointness rule: its case id and content fingerprint.
+struct VolumeIdentity {
+    std::string id;
+    uint64_t fingerprint = 0;
+};
+
+/// Two volumes are the same scan when their voxels are identical (a dataset used twice, e.g. <data>/icm
+/// symlinked to Seg-CQ500) or when both name the same CQ500 patient (CQ500-CT-<n>, however written: a
+/// re-conversion of that patient's series).
+inline bool same_volume(const VolumeIdentity& a, const VolumeIdentity& b) {
+    if (a.fingerprint == b.fingerprint) return true;
+    const int64_t na = io::cq500_number(a.id), nb = io::cq500_number(b.id);
+    return na >= 0 && na == nb;
+}
+
 /// One volume dataset held in memory at the input size, in the three windows.
 struct LoadedVolumes {
     std::string name;
@@ -88,6 +120,7 @@ struct LoadedVolumes {
     std::shared_ptr<data::VolumeSlices> bone;    ///< bone window (ICM input); masks as `tissue`
     std::vector<bool> has_ich;                   ///< per case
     std::vector<uint32_t> subtypes;              ///< per case, eval::Subtype bits
+    std::vector<VolumeIdentity> identity;        ///< per case: id and CT fingerprint
     std::vector<std::string> skipped;            ///< "path: reason"
     int64_t num_cases() const { return static_cast<int64_t>(has_ich.size()); }
 };
@@ -131,6 +164,7 @@ inline LoadedVolumes load_volumes(const io::VolumeDataset& ds, int64_t size, boo
         }
         out.has_ich.push_back(ich);
         out.subtypes.push_back(eval::subtype_bits(lc.labels));
+        out.identity.push_back({lc.id, volume_fingerprint(lc.ct)});
     }
     ICHSEG_CHECK(out.num_cases() > 0, ds.name(), ": no readable case");
     return out;

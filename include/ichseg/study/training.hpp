@@ -8,6 +8,7 @@
 /// concatenating the two contrastive views) stays on the CPU. On the CPU nothing is copied.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,8 @@ struct RunSpec {
     uint64_t seed = 0;       ///< batch order and augmentation draws
     bool progress = true;
     Device device = Device::cpu();  ///< where the network, the optimiser state and the batches live
+    double lr_decay = -1;    ///< per-epoch learning-rate factor; negative: the config's (label-budget runs rescale it)
+    std::function<bool()> keep_going;  ///< train::FitOptions::keep_going (a worker's lease on the unit)
 };
 
 inline optim::AdamParams adam_params(const StudyConfig& c) {
@@ -50,10 +53,11 @@ inline train::FitOptions fit_options(const StudyConfig& c, const RunSpec& r) {
     train::FitOptions o;
     o.name = r.name;
     o.epochs = r.stage.epochs;
-    o.lr_decay = c.lr_decay;
+    o.lr_decay = r.lr_decay >= 0 ? r.lr_decay : c.lr_decay;
     o.checkpoint = r.checkpoint;
     o.checkpoint_every = c.checkpoint_every;
     o.progress = r.progress;
+    o.keep_going = r.keep_going;
     return o;
 }
 
@@ -163,17 +167,33 @@ inline Tensor<float> multilabel_pos_weight(const data::SliceSource& src, const s
     return w;
 }
 
-/// Module exposing only the trainable part of the local-contrastive model (decoder + head), so the optimiser
+/// Module exposing only the trainable part of the local-contrastive model (decoder + projection head), so the optimiser
 /// and the training-state checkpoint cover exactly the parameters being trained.
 class TrainableParts : public nn::Module<float> {
 public:
     TrainableParts(std::shared_ptr<nn::UNetDecoder<float>> d, std::shared_ptr<nn::Sequential<float>> h) {
         register_module("decoder", std::move(d));
-        register_module("head", std::move(h));
+        register_module("projection_head", std::move(h));
     }
     Var<float> forward(const Var<float>& x) override { return x; }
     std::string type_name() const override { return "TrainableParts"; }
 };
+
+/// The per-sample pipeline of a pretext task's training images: context restoration and the classification
+/// tasks get the segmentation augmentation of SPEC §2 when the config enables it (`augment`; for context
+/// restoration before the swaps, as the authors' pipeline did, SPEC §7); the contrastive tasks draw their own
+/// views (T_G, T_L), so the segmentation augmentation is off for them.
+inline data::PipelineOptions pretext_pipeline(const StudyConfig& c, Pretext p) {
+    switch (p) {
+        case Pretext::context_restoration: return pipeline(c, data::Task::context_restoration, c.augment);
+        case Pretext::global_contrastive: return pipeline(c, data::Task::global_contrastive, false);
+        case Pretext::local_contrastive: return pipeline(c, data::Task::local_contrastive, false);
+        case Pretext::binary:
+        case Pretext::multilabel_ce:
+        case Pretext::multilabel_dl: return pipeline(c, data::Task::classification, c.augment);
+    }
+    fail("pretext_pipeline: unknown pretext task ", static_cast<int>(p));
+}
 
 /// Train one pretext model and write its weights (state dict) to `weights_path`. `global_weights` is the global
 /// contrastive model's file (needed by the local contrastive task). Returns the pooled-bottleneck feature
@@ -189,7 +209,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
     switch (p) {
         case Pretext::context_restoration: {
             nn::UNet<float> net(ucfg, gen);
-            train::LoaderSource data(src, train_idx, pipeline(c, data::Task::context_restoration, false),
+            train::LoaderSource data(src, train_idx, pretext_pipeline(c, p),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
             net.to(dev);
             optim::Adam<float> opt(net.parameters(), ap);
@@ -202,7 +222,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
         }
         case Pretext::global_contrastive: {
             nn::EncoderMLP<float> net(ucfg, head_widths(c, p), gen);
-            train::LoaderSource data(src, train_idx, pipeline(c, data::Task::global_contrastive, false),
+            train::LoaderSource data(src, train_idx, pretext_pipeline(c, p),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
             net.to(dev);
             optim::Adam<float> opt(net.parameters(), ap);
@@ -223,8 +243,8 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
             ICHSEG_CHECK(!tr.copied.empty(), "local contrastive: nothing copied from ", global_weights);
             net.encoder->eval();  // frozen: no gradient, running statistics kept
             net.to(dev);  // the whole model: the frozen encoder runs on the device too
-            TrainableParts parts(net.decoder, net.head);
-            train::LoaderSource data(src, train_idx, pipeline(c, data::Task::local_contrastive, false),
+            TrainableParts parts(net.decoder, net.projection_head);
+            train::LoaderSource data(src, train_idx, pretext_pipeline(c, p),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
             optim::Adam<float> opt(parts.parameters(), ap);
             Generator cell_gen(c.seed ^ 0x10ca1);
@@ -237,7 +257,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
                 }
                 std::vector<Var<float>> detached;
                 for (auto& f : feats) detached.emplace_back(f.value());
-                return net.head->forward(net.decoder->forward_features(detached));
+                return net.projection_head->forward(net.decoder->forward_features(detached));
             };
             std::function<Var<float>(data::Batch&)> loss = [&](data::Batch& b) {
                 net.encoder->eval();  // fit() switches the whole trainable module to train mode, not the encoder
@@ -254,7 +274,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
         case Pretext::multilabel_ce:
         case Pretext::multilabel_dl: {
             nn::EncoderMLP<float> net(ucfg, head_widths(c, p), gen);
-            train::LoaderSource data(src, train_idx, pipeline(c, data::Task::classification, c.augment),
+            train::LoaderSource data(src, train_idx, pretext_pipeline(c, p),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
             net.to(dev);
             optim::Adam<float> opt(net.parameters(), ap);

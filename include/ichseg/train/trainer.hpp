@@ -41,6 +41,15 @@ struct FitOptions {
     int64_t checkpoint_every = 0;   ///< also checkpoint every N batches (0 = epoch ends only)
     bool progress = true;
     double progress_interval_s = 5.0;
+    /// Asked before every batch and before every checkpoint; when it returns false, fit() throws train::Stopped
+    /// without writing anything more (a study worker whose claim on the unit was taken over, study/work_queue.hpp).
+    std::function<bool()> keep_going;
+};
+
+/// Thrown by fit() when FitOptions::keep_going returned false.
+class Stopped : public Error {
+public:
+    explicit Stopped(const std::string& what) : Error(what) {}
 };
 
 struct FitResult {
@@ -81,6 +90,9 @@ FitResult fit(nn::Module<T>& model, optim::Adam<T>& opt, BatchSource<Batch>& dat
         const int64_t first = epoch == pos.epoch ? pos.batch : 0;
         data.start_epoch(epoch, first);
         for (int64_t b = first; b < nb; ++b) {
+            if (o.keep_going && !o.keep_going())
+                throw Stopped("[" + o.name + "] stopped at epoch " + std::to_string(epoch + 1) + ", batch " +
+                              std::to_string(b + 1) + ": another worker took this unit over");
             Batch batch = data.next();
             opt.zero_grad();
             Var<T> loss = loss_fn(batch);
@@ -97,6 +109,9 @@ FitResult fit(nn::Module<T>& model, optim::Adam<T>& opt, BatchSource<Batch>& dat
         }
         r.epoch_loss.push_back(prog.end_epoch(epoch));
         opt.set_lr(opt.lr() * o.lr_decay);
+        if (o.keep_going && !o.keep_going())
+            throw Stopped("[" + o.name + "] stopped after epoch " + std::to_string(epoch + 1) +
+                          ": another worker took this unit over");
         if (!o.checkpoint.empty())
             save_training_state(o.checkpoint, model, opt, {epoch + 1, 0, opt.lr(), epoch + 1 == o.epochs});
     }

@@ -47,7 +47,10 @@ public:
         hu_gm_ = rng.uniform(35, 42);
         hu_wm_ = hu_gm_ - rng.uniform(7, 12);
         hu_deep_ = hu_gm_ - rng.uniform(0, 3);
-        mimics_.draw(rng, p.mimics, k_, B_);  // after every anatomy draw
+        // added with issue 15: the inner table is not a smooth ellipsoid (digital impressions, ridges)
+        table_.init(rng, 3, 25, 70);
+        t_rough_ = rng.uniform(0.4, 1.5);
+        mimics_.draw(rng, p.mimics, k_, A_, B_);  // after every anatomy draw
     }
 
     const Mimics& mimics() const { return mimics_; }
@@ -66,6 +69,13 @@ public:
         double zf = f_mid + (f_ant - f_mid) * smoothstep(0.15, 0.42, ya) + (f_post - f_mid) * smoothstep(-0.05, -0.32, ya);
         if (std::fabs(x) < 11 * k_ && ya > -0.12 && ya < 0.32) zf = std::max(zf, -27 * k_);  // sella / clivus
         return zf;
+    }
+
+    /// Height of the tentorium cerebelli at (x, y), the roof of the posterior fossa: a tent whose ridge runs along
+    /// the midline (highest towards the straight sinus) and slopes down to the transverse sinuses.
+    double tentorium_z(double x, double y) const {
+        const double lat = std::min(1.0, std::fabs(x) / (0.62 * A_));
+        return -26 * k_ + 7 * k_ * (1 - lat) * smoothstep(-0.05 * B_, -0.5 * B_, y);
     }
 
     /// Base anatomy at p (patient mm). `tissue` receives the class, `d_in` the depth below the inner table.
@@ -95,6 +105,7 @@ public:
         // skull
         double t_sk = t_skull_ * (1 - 0.45 * lat) + (u.y < -0.5 ? 1.5 * (-u.y - 0.5) : 0.0);
         if (p.z < -20 * k_) t_sk += 3;
+        if (r > 1e-9) t_sk += t_rough_ * 0.5 * (1 + table_((100.0 / r) * p));
         const double d_bone = d_skin - t_scalp;
         if (d_bone < t_sk) {
             tissue = T_BONE;
@@ -208,8 +219,10 @@ public:
         const double ax = std::fabs(p.x);
         const double tex = 1.5 * std::sin(0.11 * p.x + 0.07 * p.y + 1.3) * std::cos(0.09 * p.z - 0.05 * p.x + tex_phase_);
         const double t_csf = (1.4 + 3.0 * atrophy_) * k_ * cw;
-        const bool posterior_fossa = p.z < -26 * k_ && p.y < -0.05 * B_;
+        const double dz_tent = p.z < -12 * k_ ? p.z - tentorium_z(p.x, p.y) : 1e9;
+        const bool posterior_fossa = dz_tent < 0 && p.y < -0.05 * B_;
         if (mimics_.venous_sinus(p, d_in, ax, tex, tissue, s)) return;
+        if (mimics_.tentorium(p, dz_tent, tex, tissue, s)) return;
         const bool falx_zone = !posterior_fossa && ((p.z > 14 * k_) || (p.y < -0.38 * B_ && p.z > -24 * k_));
         if (falx_zone && ax < 0.7) {
             tissue = T_OTHER;
@@ -312,7 +325,8 @@ public:
 private:
     Mimics mimics_;
     double k_, A_, B_, Cu_, Cd_;
-    WaveField shape_, sulci_, folia_;
+    WaveField shape_, sulci_, folia_, table_;
+    double t_rough_ = 0;
     double tex_phase_ = 0;
     double t_skin_, t_fat_, t_muscle_, t_temporalis_, t_skull_, atrophy_, vent_;
     double hu_skin_, hu_fat_, hu_muscle_, hu_cortical_, hu_diploe_, hu_csf_, hu_gm_, hu_wm_, hu_deep_;

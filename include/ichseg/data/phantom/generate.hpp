@@ -1,8 +1,8 @@
 /// @file generate.hpp (data/phantom)
 /// @brief Generation of one phantom: draw the case (head and mimics, geometry, lesions, scanner, in that order
 /// from one random stream), sample every voxel at several points (through-plane always, in-plane when voxels are
-/// coarse) and average them (partial volume), threshold the sample fractions into the masks, blur and add noise,
-/// derive the labels. `generate_phantom` redraws a case whose requested subtype fell outside the slab.
+/// coarse) and average them (partial volume), threshold the sample fractions into the masks, add the motion
+/// artefacts, blur and add noise, derive the labels. `generate_phantom` redraws a case whose requested subtype fell outside the slab.
 #pragma once
 
 #include <algorithm>
@@ -24,9 +24,9 @@ namespace ichseg::data {
 namespace phantom {
 
 /// One point sample at `world` (mm): its HU; `cavity`, the lesion subtype `bits` and `fractured` say what it hit.
-inline double sample_point(const HeadModel& H, const Geometry& g, const LesionSet& ls, V3 world, bool& cavity,
-                           uint8_t& bits, bool& fractured) {
-    const V3 p = g.to_patient(world);
+inline double sample_point(const HeadModel& H, const Geometry& g, const LesionSet& ls, const Scanner& sc, V3 world,
+                           int64_t kz, bool& cavity, uint8_t& bits, bool& fractured) {
+    const V3 p = g.to_patient(world, kz);
     Tissue tissue;
     double d_in;
     const Sample s = H.base(p, tissue, d_in);
@@ -45,13 +45,14 @@ inline double sample_point(const HeadModel& H, const Geometry& g, const LesionSe
     } else if (tissue == T_AIR && H.mimics().in_couch(world)) {
         hu = 180;
     }
-    return hu;
+    return sc.transfer(hu);
 }
 
 /// Sample every voxel of `ph` (its CT grid and affine set): the CT is the mean HU of the sub-samples, a voxel is
 /// in the cavity / ICH mask when at least half of its sub-samples are. Returns, per slice, whether it shows the
 /// fracture.
-inline std::vector<uint8_t> sample_voxels(Phantom& ph, const HeadModel& H, const Geometry& g, const LesionSet& ls) {
+inline std::vector<uint8_t> sample_voxels(Phantom& ph, const HeadModel& H, const Geometry& g, const LesionSet& ls,
+                                          const Scanner& sc) {
     const int64_t n = g.n, nz = g.nz, plane = n * n;
     const io::Affine& aff = g.affine;
     const int ss_xy = std::clamp(static_cast<int>(std::ceil(g.ps / 0.9)), 1, 3);
@@ -78,7 +79,7 @@ inline std::vector<uint8_t> sample_voxels(Phantom& ph, const HeadModel& H, const
                             const std::array<double, 3> w = aff.apply(fi, fj, fk);
                             bool cavity, fractured;
                             uint8_t bits;
-                            acc += sample_point(H, g, ls, V3{w[0], w[1], w[2]}, cavity, bits, fractured);
+                            acc += sample_point(H, g, ls, sc, V3{w[0], w[1], w[2]}, kz, cavity, bits, fractured);
                             if (cavity) {
                                 if (bits) {
                                     ++n_les;
@@ -109,7 +110,7 @@ inline Phantom generate_attempt(const PhantomParams& prm, uint64_t seed, uint64_
     const HeadModel H(rng, prm);
     const Geometry g = draw_geometry(rng, prm, H);
     const LesionSet ls = draw_lesions(rng, prm, H, g.z0, g.z1, g.dz);
-    const Scanner sc = draw_scanner(rng, prm);
+    const Scanner sc = draw_scanner(rng, prm, g);
 
     Phantom ph;
     ph.seed = seed;
@@ -119,8 +120,25 @@ inline Phantom generate_attempt(const PhantomParams& prm, uint64_t seed, uint64_
     ph.ich = ph.ct.like<uint8_t>();
     ph.brain = ph.ct.like<uint8_t>();
     ph.subtype_bits = ph.ct.like<uint8_t>();
-    const std::vector<uint8_t> frac_slice = sample_voxels(ph, H, g, ls);
+    const std::vector<uint8_t> frac_slice = sample_voxels(ph, H, g, ls, sc);
+    motion_artefacts(ph.ct, sc, g.ps);
     blur_and_noise(ph.ct, sc, g.ps, seed);
+    PhantomScan& scan = ph.scan;
+    scan.fov_mm = g.fov;
+    scan.pixel_mm = g.ps;
+    scan.slice_mm = g.dz;
+    scan.kvp = sc.kvp;
+    scan.hu_offset = sc.hu_offset;
+    scan.noise_sd = sc.noise_sd;
+    scan.psf_sigma_mm = sc.psf_sigma_mm;
+    const double deg = 180 / 3.14159265358979;
+    scan.yaw_deg = g.yaw * deg;
+    scan.pitch_deg = g.pitch * deg;
+    scan.roll_deg = g.roll * deg;
+    scan.offset_x_mm = g.off_x;
+    scan.offset_y_mm = g.off_y;
+    scan.motion_step_slice = g.motion_from;
+    for (const auto& m : sc.motion) scan.motion_slices.push_back(m.slice);
     derive_labels(ph, frac_slice, ls.lesions);
 
     const int64_t n = g.n;

@@ -94,7 +94,7 @@ inline void draw_edh(LesionModel& L, Rng& rng, const HeadModel& H, double k, con
     const double zc = slab_z(-10 * k, 55 * k);
     V3 d{std::sin(az), std::cos(az), zc / (H.Cu() * 1.2)};
     L.dir = (1.0 / norm(d)) * d;
-    L.r = {rng.uniform(7, 22) * k, rng.uniform(18, 38) * k, 0};
+    L.r = {rng.uniform(5, 25) * k, rng.uniform(18, 40) * k, 0};
     L.c = (0.8 * H.A()) * L.dir;
     L.hu = rng.uniform(58, 88);
     L.swirl = rng.bernoulli(0.25) ? 0.3 * L.r.x : 0;
@@ -114,7 +114,7 @@ inline void draw_sdh(LesionModel& L, Rng& rng, const HeadModel& H, double k, con
     const double zc = slab_z(-5 * k, 50 * k);
     V3 d{std::sin(az), std::cos(az), zc / (H.Cu() * 1.2)};
     L.dir = (1.0 / norm(d)) * d;
-    L.r = {rng.uniform(3, 15) * k, rng.uniform(45, 85) * k, 0};
+    L.r = {rng.uniform(3, 18) * k, rng.uniform(45, 85) * k, 0};
     L.c = (0.8 * H.A()) * L.dir;
     const double u = rng.uniform();
     if (u < 0.7) {
@@ -145,7 +145,7 @@ inline void draw_sah(LesionModel& L, Rng& rng, const HeadModel& H, double k, con
         L.c = {0.8 * H.A() * std::sin(az), 0.8 * H.B() * std::cos(az), zc};
         L.variant = "convexity";
     }
-    L.r = {rng.uniform(15, 32) * k, 0, 0};
+    L.r = {rng.uniform(15, 40) * k, 0, 0};
     L.hu = rng.uniform(48, 72);
     L.size_mm = L.r.x;
 }
@@ -154,7 +154,8 @@ inline void draw_sah(LesionModel& L, Rng& rng, const HeadModel& H, double k, con
 inline void draw_iph(LesionModel& L, Rng& rng, const HeadModel& H, double k, const SlabHeight& slab_z, double z0) {
     const double u = rng.uniform();
     const double sd = rng.bernoulli(0.5) ? 1 : -1;
-    double rad = rng.uniform(5, 20) * k;
+    // haematoma volume log-uniform in 1-60 mL (rad: radius of the sphere of that volume, mm)
+    double rad = std::cbrt(3000.0 * rng.log_uniform(1, 60) / (4 * 3.14159265358979)) * k;
     if (u < 0.4) {
         L.c = {sd * rng.uniform(18, 28) * k, rng.uniform(-0.05, 0.15) * H.B(), slab_z(-6 * k, 10 * k)};
         L.variant = "basal ganglia";

@@ -9,9 +9,12 @@
 /// `root` may be the Seg-CQ500 folder, its data/ or its data/volumes/ folder. Cases are the rows of info.csv;
 /// left out with a logged reason: rows without a case folder, CT or mask, a CT/mask shape mismatch, a duplicate name,
 /// and case folders not listed in info.csv. Volume labels: any = 1 (every Seg-CQ500 case has ICH, as published)
-/// unless an "ICH" column says < 0.5; subtypes from columns named IPH / IVH / SDH / EDH / SAH (case-insensitive,
-/// probabilities thresholded at 0.5, or 0/1) when present, else unknown. Slice labels: any from the mask, subtypes
-/// unknown (the masks are binary).
+/// unless an "ICH" column says < 0.5. Subtypes: from CQ500's reads.csv (the radiologists' reads, majority of 3:
+/// the dataset's ground truth) when it has a row for the case; otherwise from info.csv columns named IPH / IVH /
+/// SDH / EDH / SAH (case-insensitive, probabilities thresholded at 0.5, or 0/1) when present; else unknown.
+/// reads.csv is `SegCq500Options::reads_csv`, or found (any case) in the volumes folder or up to three folders
+/// above it (next to Seg-CQ500/, or in a sibling CQ500/ or cq500/ folder there). Each case's `note` says where its
+/// subtypes came from. Slice labels: any from the mask, subtypes unknown (the masks are binary).
 #pragma once
 
 #include <map>
@@ -21,6 +24,7 @@
 
 #include "ichseg/io/csv.hpp"
 #include "ichseg/io/datasets/common.hpp"
+#include "ichseg/io/datasets/cq500_reads.hpp"
 #include "ichseg/io/datasets/nifti_cases.hpp"
 #include "ichseg/io/nifti.hpp"
 
@@ -28,6 +32,7 @@ namespace ichseg::io {
 
 struct SegCq500Options {
     NiftiReadOptions nifti;
+    std::string reads_csv;  ///< CQ500's reads.csv for the subtypes (default: searched, see the file comment)
 };
 
 class SegCq500Dataset : public VolumeDataset {
@@ -111,7 +116,11 @@ public:
             const std::string p = join(volumes_, entry);
             if (is_dir(p) && !listed.count(entry)) record_skip(skipped_, p, "case folder not listed in info.csv");
         }
+        apply_reads(find_reads_csv());
     }
+
+    /// The reads.csv whose subtypes were used ("" when none was found).
+    const std::string& reads_csv() const { return reads_; }
 
     std::string name() const override { return "seg-cq500"; }
     const std::string& volumes_folder() const { return volumes_; }
@@ -135,8 +144,54 @@ public:
     }
 
 private:
+    std::string find_reads_csv() const {
+        using namespace detail;
+        if (!opt_.reads_csv.empty()) {
+            if (!is_file(opt_.reads_csv)) fail(opt_.reads_csv, ": reads.csv not found");
+            return opt_.reads_csv;
+        }
+        fs::path dir = fs::absolute(fs::path(volumes_)).lexically_normal();
+        for (int up = 0; up <= 3 && !dir.empty(); ++up, dir = dir.parent_path()) {
+            for (const char* sub : {"", "CQ500", "cq500"}) {
+                const std::string d = std::string(sub).empty() ? dir.string() : join(dir.string(), sub);
+                if (!is_dir(d)) continue;
+                const std::string r = find_child_ci(d, "reads.csv");
+                if (!r.empty()) return r;
+            }
+            if (dir == dir.parent_path()) break;
+        }
+        return "";
+    }
+
+    /// Subtypes of every case from the readers' majority where reads.csv has the case (SPEC §8, Figure 3).
+    void apply_reads(const std::string& path) {
+        reads_ = path;
+        if (path.empty()) {
+            for (CaseRef& c : cases_) c.note = c.labels.subtypes_known() ? "subtypes from info.csv" : "subtypes unknown";
+            return;
+        }
+        std::vector<Skipped> bad;
+        const std::map<int64_t, Cq500Reads> reads = parse_cq500_reads(read_text_file(path), path, &bad);
+        for (auto& b : bad) skipped_.push_back(b);
+        int64_t used = 0;
+        for (CaseRef& c : cases_) {
+            const auto it = reads.find(cq500_number(c.id));
+            if (it == reads.end()) {
+                c.note = c.labels.subtypes_known() ? "subtypes from info.csv (no row in " + path + ")"
+                                                   : "subtypes unknown (no row in " + path + ")";
+                continue;
+            }
+            const IchLabels m = it->second.majority();
+            for (size_t k = 0; k < c.labels.subtype.size(); ++k) c.labels.subtype[k] = m.subtype[k];
+            c.note = "subtypes from " + path + " (majority of 3 readers)";
+            ++used;
+        }
+        log(LogLevel::info, "Seg-CQ500: subtypes of ", used, " of ", cases_.size(), " case(s) from ", path);
+    }
+
     SegCq500Options opt_;
     std::string volumes_;
+    std::string reads_;
 };
 
 }  // namespace ichseg::io

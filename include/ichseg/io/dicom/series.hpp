@@ -303,6 +303,9 @@ inline Volume read_dicom_series(const DicomSeries& s, const SeriesReadOptions& o
     v.source.study_uid = h0.study_uid;
     v.source.series_uid = s.series_uid;
     v.source.series_description = s.series_description;
+    v.source.body_part = h0.body_part;
+    v.source.study_description = h0.study_description;
+    v.source.protocol_name = h0.protocol_name;
     if (!s.geometry_problem.empty()) warnings.push_back(s.geometry_problem);
     for (const auto& d : s.dropped) warnings.push_back("dropped " + d.path + ": " + d.reason);
     v.source.warnings = warnings;

@@ -49,6 +49,7 @@ struct DicomHeader {
     std::string transfer_syntax_uid, transfer_syntax_name;
     std::string sop_class_uid, sop_instance_uid, study_uid, series_uid, study_id, patient_id;
     std::string modality, series_description, image_type, convolution_kernel, photometric, contrast_agent;
+    std::string body_part, study_description, protocol_name;  ///< BodyPartExamined, StudyDescription, ProtocolName
     int rows = 0, cols = 0, bits_allocated = 0, bits_stored = 0, high_bit = -1, pixel_representation = 0;
     int samples_per_pixel = 1, number_of_frames = 1;
     int64_t instance_number = -1;       ///< -1 when absent (RSNA files have none)
@@ -105,6 +106,9 @@ inline DicomHeader parse_header(DcmFileFormat& ff, const std::string& path) {
     h.patient_id = get_string(ds, DCM_PatientID);
     h.modality = get_string(ds, DCM_Modality);
     h.series_description = get_string(ds, DCM_SeriesDescription);
+    h.body_part = get_string(ds, DCM_BodyPartExamined);
+    h.study_description = get_string(ds, DCM_StudyDescription);
+    h.protocol_name = get_string(ds, DCM_ProtocolName);
     h.image_type = get_string(ds, DCM_ImageType);
     h.convolution_kernel = get_string(ds, DCM_ConvolutionKernel);
     h.photometric = get_string(ds, DCM_PhotometricInterpretation);
@@ -358,6 +362,9 @@ inline Volume dicom_slice_to_volume(const DicomSlice& s) {
     v.source.study_uid = h.study_uid;
     v.source.series_uid = h.series_uid;
     v.source.series_description = h.series_description;
+    v.source.body_part = h.body_part;
+    v.source.study_description = h.study_description;
+    v.source.protocol_name = h.protocol_name;
     v.source.files = {h.path};
     v.source.warnings = s.warnings;
     if (!h.has_position || !h.has_orientation) v.source.warnings.push_back("no ImagePositionPatient/ImageOrientationPatient: affine is a placeholder");

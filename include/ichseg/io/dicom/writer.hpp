@@ -51,6 +51,7 @@ struct DicomWriteSpec {
     std::string modality = "CT";
     std::string patient_id, study_uid, series_uid, sop_uid, study_id;
     std::string series_description, image_type = "ORIGINAL\\PRIMARY\\AXIAL", convolution_kernel, contrast_agent;
+    std::string body_part, study_description;  ///< BodyPartExamined, StudyDescription (written when not empty)
     int64_t instance_number = -1;
     bool write_geometry = true;
     std::array<double, 3> position{0, 0, 0};
@@ -188,6 +189,8 @@ inline void write_dicom_slice(const std::string& path, const DicomWriteSpec& w, 
     put(DCM_ImageType, w.image_type);
     put(DCM_ConvolutionKernel, w.convolution_kernel);
     put(DCM_ContrastBolusAgent, w.contrast_agent);
+    put(DCM_BodyPartExamined, w.body_part);
+    put(DCM_StudyDescription, w.study_description);
     if (w.instance_number >= 0) put(DCM_InstanceNumber, std::to_string(w.instance_number));
     if (w.write_geometry) {
         put(DCM_ImagePositionPatient, detail::join_ds(w.position.data(), 3));
