@@ -18,6 +18,8 @@
 #include <cstring>
 #include <string>
 
+#include "ichseg/core/precision.hpp"
+
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512BF16__)
 #define ICHSEG_CPU_BF16 1
 #include <immintrin.h>
@@ -97,6 +99,13 @@ inline std::string bf16_status() {
     return "BF16 requested but this build has no AVX512_BF16 instructions (compiled without -mavx512bf16, e.g. for "
            "an AVX2 CPU): computing in FP32";
 #endif
+}
+
+/// "fp32", or for BF16 what it computes with here ("bf16: BF16 products on AMX tiles ..., FP32 accumulation" or
+/// "bf16 requested ...: computing in FP32"): the line the programs log.
+inline std::string describe_precision(Precision p) {
+    if (p == Precision::FP32) return "precision fp32";
+    return "precision bf16: " + bf16_status();
 }
 
 #if ICHSEG_CPU_BF16

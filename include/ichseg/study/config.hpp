@@ -19,6 +19,7 @@
 #include <string>
 
 #include "ichseg/core/error.hpp"
+#include "ichseg/core/precision.hpp"
 #include "ichseg/nn/unet.hpp"
 
 namespace ichseg::study {
@@ -34,6 +35,7 @@ struct StudyConfig {
     uint64_t seed = 20230101;
     int threads = 0;              ///< compute threads (0 = all cores)
     int loader_threads = 2;       ///< batch-building threads
+    Precision precision = Precision::FP32;  ///< "fp32" | "bf16": product precision of training and evaluation
 
     // Networks (SPEC §3)
     int64_t input_size = 256;
@@ -130,6 +132,7 @@ inline nlohmann::json to_json(const StudyConfig& c) {
                 {"seed", c.seed},
                 {"threads", c.threads},
                 {"loader_threads", c.loader_threads},
+                {"precision", precision_name(c.precision)},
                 {"input_size", c.input_size},
                 {"unet",
                  {{"base_width", c.unet.base_width},
@@ -186,6 +189,11 @@ inline void apply_json(StudyConfig& c, const nlohmann::json& j, const std::strin
     read_key(j, "seed", c.seed, where);
     read_key(j, "threads", c.threads, where);
     read_key(j, "loader_threads", c.loader_threads, where);
+    if (j.contains("precision")) {
+        std::string prec;
+        read_key(j, "precision", prec, where);
+        c.precision = parse_precision(prec, (where + ": key 'precision'").c_str());
+    }
     read_key(j, "input_size", c.input_size, where);
     if (j.contains("unet")) {
         const auto& u = j.at("unet");

@@ -22,11 +22,14 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "ichseg/core/parallel.hpp"
+#include "ichseg/core/precision.hpp"
+#include "ichseg/cpu/bf16.hpp"
 #include "ichseg/eval/figures.hpp"
 #include "ichseg/eval/kfold.hpp"
 #include "ichseg/eval/report.hpp"
@@ -36,6 +39,9 @@
 #include "ichseg/study/device.hpp"
 #include "ichseg/study/evaluate.hpp"
 #include "ichseg/study/training.hpp"
+#if ICHSEG_WITH_CUDA
+#include "ichseg/cuda/runtime.hpp"
+#endif
 
 namespace ichseg::study {
 
@@ -154,6 +160,15 @@ public:
         if (stale) log("removed ", stale, " temporary file(s) left by an interrupted run");
         check_config_record();
         log(dev_.describe());
+        // Training and evaluation in the configured precision (CPU ops; on a GPU the CUDA backend's BF16 policy).
+        const PrecisionGuard precision_guard(c_.precision);
+#if ICHSEG_WITH_CUDA
+        std::optional<cuda::PrecisionGuard> cuda_precision;
+        if (dev_.is_cuda() && c_.precision == Precision::BF16) cuda_precision.emplace(cuda::Precision::BF16);
+        if (dev_.is_cuda()) log("precision ", precision_name(c_.precision), " (CUDA backend)");
+        else
+#endif
+        log(cpu::describe_precision(c_.precision));
         const DataPaths paths = DataPaths::under(o_.data_root);
         if (o_.generate_phantoms) phantoms_stage();
 

@@ -77,6 +77,7 @@ inline train::FitOptions fit_options(const StudyConfig& c, const RunSpec& r) {
     o.checkpoint = r.checkpoint;
     o.checkpoint_every = c.checkpoint_every;
     o.progress = r.progress;
+    o.precision = c.precision;
     return o;
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "ichseg/core/precision.hpp"
 #include "ichseg/train/checkpoint.hpp"
 #include "ichseg/train/progress.hpp"
 
@@ -41,6 +42,9 @@ struct FitOptions {
     int64_t checkpoint_every = 0;   ///< also checkpoint every N batches (0 = epoch ends only)
     bool progress = true;
     double progress_interval_s = 5.0;
+    /// Product precision of the CPU ops during training (core/precision.hpp): FP32, or BF16 products with FP32
+    /// accumulation, master weights, batch-norm statistics, loss and optimiser state.
+    Precision precision = Precision::FP32;
 };
 
 struct FitResult {
@@ -74,6 +78,7 @@ FitResult fit(nn::Module<T>& model, optim::Adam<T>& opt, BatchSource<Batch>& dat
     r.start_batch = pos.batch;
     const int64_t nb = data.batches_per_epoch();
     ICHSEG_CHECK(nb > 0, "[", o.name, "] the training set yields no batch");
+    const PrecisionGuard precision_guard(o.precision);  // forward and backward of every step
     Progress prog(o.name, o.epochs, nb, o.progress_interval_s, o.progress);
     prog.set_remaining(static_cast<int64_t>(o.epochs - pos.epoch) * nb - pos.batch);
     model.train();
