@@ -122,33 +122,52 @@ inline __m512i interleave2(__m512 a, __m512 b) {
                                          6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     return _mm512_permutexvar_epi16(idx, packed);
 }
-/// In-place transpose of a 16 x 16 matrix of 32-bit elements held in r[0..15].
+/// In-place transpose of a 16 x 16 matrix of 32-bit elements held in r[0..15]: unpack pairs, then quadruples,
+/// then exchange 128-bit lanes. Written with GCC's generic two-vector shuffle (the same instructions) rather than
+/// the _mm512_unpack* / _mm512_shuffle_i32x4 intrinsics, whose GCC 12 definitions start from an undefined vector
+/// and raise -Wmaybe-uninitialized false positives when inlined.
 inline void transpose16x16(__m512i r[16]) {
-    __m512i t[16];
+    typedef int v16i __attribute__((vector_size(64)));
+    const v16i lo32 = {0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29};
+    const v16i hi32 = {2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31};
+    const v16i lo64 = {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29};
+    const v16i hi64 = {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31};
+    const v16i even128 = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27};  // lanes a0 a2 b0 b2
+    const v16i odd128 = {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31};  // lanes a1 a3 b1 b3
+    v16i x[16], t[16];
+    for (int i = 0; i < 16; ++i) x[i] = reinterpret_cast<v16i>(r[i]);
     for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+        t[i] = __builtin_shuffle(x[i], x[i + 1], lo32);
+        t[i + 1] = __builtin_shuffle(x[i], x[i + 1], hi32);
     }
+    // x[4q + j], in 128-bit lane L: column 4 L + j of rows 4q .. 4q + 3
     for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+        x[i] = __builtin_shuffle(t[i], t[i + 2], lo64);
+        x[i + 1] = __builtin_shuffle(t[i], t[i + 2], hi64);
+        x[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], lo64);
+        x[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], hi64);
     }
-    // r[4q + j] now holds, in each 128-bit lane L, rows 4L'..: element (row, col) with row in the group 4q..4q+3
-    // and columns {4L + ...}; combine 128-bit lanes across the four groups.
+    // column 4 L + j = lane L of x[j], x[4 + j], x[8 + j], x[12 + j], in that order
     for (int j = 0; j < 4; ++j) {
-        t[j] = _mm512_shuffle_i32x4(r[j], r[4 + j], 0x88);       // lanes 0, 2 of group 0 | lanes 0, 2 of group 1
-        t[4 + j] = _mm512_shuffle_i32x4(r[j], r[4 + j], 0xdd);   // lanes 1, 3 ...
-        t[8 + j] = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0x88);
-        t[12 + j] = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0xdd);
+        t[j] = __builtin_shuffle(x[j], x[4 + j], even128);
+        t[4 + j] = __builtin_shuffle(x[j], x[4 + j], odd128);
+        t[8 + j] = __builtin_shuffle(x[8 + j], x[12 + j], even128);
+        t[12 + j] = __builtin_shuffle(x[8 + j], x[12 + j], odd128);
     }
     for (int j = 0; j < 4; ++j) {
-        r[j] = _mm512_shuffle_i32x4(t[j], t[8 + j], 0x88);
-        r[8 + j] = _mm512_shuffle_i32x4(t[j], t[8 + j], 0xdd);
-        r[4 + j] = _mm512_shuffle_i32x4(t[4 + j], t[12 + j], 0x88);
-        r[12 + j] = _mm512_shuffle_i32x4(t[4 + j], t[12 + j], 0xdd);
+        r[j] = reinterpret_cast<__m512i>(__builtin_shuffle(t[j], t[8 + j], even128));
+        r[8 + j] = reinterpret_cast<__m512i>(__builtin_shuffle(t[j], t[8 + j], odd128));
+        r[4 + j] = reinterpret_cast<__m512i>(__builtin_shuffle(t[4 + j], t[12 + j], even128));
+        r[12 + j] = reinterpret_cast<__m512i>(__builtin_shuffle(t[4 + j], t[12 + j], odd128));
     }
+}
+/// The sum of the 16 lanes, in lane order (not _mm512_reduce_add_ps: the same GCC 12 false positive).
+inline float sum16(__m512 v) {
+    alignas(64) float t[16];
+    _mm512_store_ps(t, v);
+    float s = 0;
+    for (int i = 0; i < 16; ++i) s += t[i];
+    return s;
 }
 
 }  // namespace bf16v

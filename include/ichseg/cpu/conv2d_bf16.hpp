@@ -178,7 +178,7 @@ inline void pack_dy_transposed(const float* dy, int64_t N, int64_t K, int64_t Kp
                     const int64_t np = std::min<int64_t>(16, row_pairs - p0);
                     for (int64_t p = 0; p < np; ++p) _mm512_storeu_si512(out + p * Kpad * 2, r[p]);
                 }
-                for (int kk = 0; kk < 16; ++kk) tot[kk] += _mm512_reduce_add_ps(rsum[kk]);
+                for (int kk = 0; kk < 16; ++kk) tot[kk] += bf16v::sum16(rsum[kk]);
             }
             for (int64_t jp = H * row_pairs; jp < JP; ++jp)
                 std::memset(T + ((n * JP + jp) * Kpad + k0) * 2, 0, 64);
