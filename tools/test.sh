@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs missing packages, builds (Release), runs every
 # test, then an ASan+UBSan build of the suite, then a separate consumer project against the installed package,
-# then short fuzz runs of the file readers. Usage: tools/test.sh   (ICHSEG_JOBS=N to change parallelism)
+# then short fuzz runs of the file readers. Each build fails on a compiler warning in the project's own files
+# (tools/check_warnings.py). Usage: tools/test.sh   (ICHSEG_JOBS=N to change parallelism)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/deps.sh
@@ -11,13 +12,15 @@ export CTEST_OUTPUT_ON_FAILURE=1
 echo "== [1/4] Release build and tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DICHSEG_BUILD_TESTS=ON -DICHSEG_BUILD_EXAMPLES=ON \
       -DICHSEG_BUILD_BENCHMARKS=ON > build.log 2>&1 || { cat build.log; exit 1; }
-cmake --build build -j "$JOBS"
+cmake --build build -j "$JOBS" 2>&1 | tee build-output.log
+python3 tools/check_warnings.py build-output.log
 ctest --test-dir build -j "$JOBS" --timeout 900
 
 echo "== [2/4] AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DICHSEG_SANITIZE=address,undefined -DICHSEG_CUDA=OFF \
       -DICHSEG_BUILD_EXAMPLES=OFF -DICHSEG_BUILD_BENCHMARKS=OFF > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
-cmake --build build-asan -j "$JOBS"
+cmake --build build-asan -j "$JOBS" 2>&1 | tee build-asan-output.log
+python3 tools/check_warnings.py build-asan-output.log
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan -j "$JOBS" --timeout 1800 -LE slow
 

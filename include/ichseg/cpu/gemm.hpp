@@ -3,7 +3,7 @@
 /// (callers split work across threads themselves so that results do not depend on scheduling).
 #pragma once
 
-#include <Eigen/Core>
+#include "ichseg/core/eigen.hpp"
 #include <cstdint>
 
 namespace ichseg::cpu {

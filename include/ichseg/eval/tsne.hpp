@@ -14,7 +14,7 @@
 /// reduced in point order, so the embedding is bitwise identical for a seed whatever the thread count.
 #pragma once
 
-#include <Eigen/Core>
+#include "ichseg/core/eigen.hpp"
 #include <Eigen/Eigenvalues>
 
 #include <algorithm>

@@ -8,7 +8,7 @@
 /// Parameters without a gradient (frozen or unused) are skipped, as in PyTorch.
 #pragma once
 
-#include <Eigen/Core>
+#include "ichseg/core/eigen.hpp"
 #include <cmath>
 #include <string>
 #include <vector>
