@@ -22,7 +22,17 @@
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512BF16__)
 #define ICHSEG_CPU_BF16 1
+// The intrinsics header with GCC 12's false positives off for its own lines only, as core/eigen.hpp does (GCC bug
+// 105593): whichever of the two headers comes first includes it.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
+#else
+#include <immintrin.h>
+#endif
 #else
 #define ICHSEG_CPU_BF16 0
 #endif
