@@ -88,7 +88,8 @@ struct SegmenterOptions {
     std::string device = "auto";
     /// Product precision of the CPU forward passes (core/precision.hpp): FP32, or BF16 products with FP32
     /// accumulation (where the CPU build lacks BF16 instructions, FP32; `describe()` and the CLI say which).
-    Precision precision = Precision::FP32;
+    /// Default: the process default (FP32, or the environment variable ICHSEG_PRECISION).
+    Precision precision = default_precision();
 };
 
 /// Reported during `segment`: stage is "ich", "icm_tissue", "icm_bone" (slices done / total of that network)

@@ -43,8 +43,9 @@ struct FitOptions {
     bool progress = true;
     double progress_interval_s = 5.0;
     /// Product precision of the CPU ops during training (core/precision.hpp): FP32, or BF16 products with FP32
-    /// accumulation, master weights, batch-norm statistics, loss and optimiser state.
-    Precision precision = Precision::FP32;
+    /// accumulation, master weights, batch-norm statistics, loss and optimiser state. Default: the process default
+    /// (FP32, or the environment variable ICHSEG_PRECISION).
+    Precision precision = default_precision();
 };
 
 struct FitResult {
