@@ -295,9 +295,13 @@ inline void write_strips(const FpropShape& s, const float* obuf, int64_t ldo, in
         float* yk = y + (n * s.Kout + k0 + kk) * HW;
         const float* src = obuf + kk * ldo;
         if (s.in_rows) {
-            for (int64_t st = s0; st < s1; ++st) {
-                const int64_t j0 = s.strip_start(st);
-                std::memcpy(yk + (j0 / gr.Wp) * gr.W + j0 % gr.Wp, src + (st - s0) * 16, 64);
+            // Strips of one row are contiguous in y too: copy row by row (no division per strip).
+            const int64_t per_row = gr.W / 16;
+            int64_t st = s0;
+            while (st < s1) {
+                const int64_t h = st / per_row, w = (st % per_row) * 16, n_here = std::min(s1 - st, per_row - w / 16);
+                std::memcpy(yk + h * gr.W + w, src + (st - s0) * 16, sizeof(float) * 16 * n_here);
+                st += n_here;
             }
             continue;
         }
@@ -551,8 +555,12 @@ inline void wgrad_block_amx(const WgradShape& s, const uint16_t* X, const uint16
     _tile_loadd(1, a01, ld);
     _tile_loadd(2, a10, ld);
     _tile_loadd(3, a11, ld);
-    for (int64_t t = t0; t < t1; ++t) {
-        const int64_t n = t / s.steps_per_image, j = (t % s.steps_per_image) * 32;
+    int64_t n = t0 / s.steps_per_image, j = (t0 % s.steps_per_image) * 32;
+    for (int64_t t = t0; t < t1; ++t, j += 32) {
+        if (j == s.steps_per_image * 32) {
+            ++n;
+            j = 0;
+        }
         const uint16_t* xa = X + (n * s.Cpad) * plane + j + off;
         const uint16_t* tb = T + ((n * s.JP + j / 2) * s.Kpad) * 2;
         _tile_loadd(4, xa + c0 * plane, xs);
@@ -581,8 +589,12 @@ inline void wgrad_block_dot(const WgradShape& s, const uint16_t* X, const uint16
         __m512 a[8][2];
         for (int m = 0; m < 8; ++m)
             for (int v = 0; v < kv; ++v) a[m][v] = _mm512_loadu_ps(acc + (cc + m) * s.Kpad + k0 + 16 * v);
-        for (int64_t t = t0; t < t1; ++t) {
-            const int64_t n = t / s.steps_per_image, j = (t % s.steps_per_image) * 32;
+        int64_t n = t0 / s.steps_per_image, j = (t0 % s.steps_per_image) * 32;
+        for (int64_t t = t0; t < t1; ++t, j += 32) {
+            if (j == s.steps_per_image * 32) {
+                ++n;
+                j = 0;
+            }
             const uint16_t* xa = X + (n * s.Cpad + cc) * plane + j + off;
             const uint16_t* tb = T + ((n * s.JP + j / 2) * s.Kpad + k0) * 2;
             for (int p = 0; p < 16; ++p) {
