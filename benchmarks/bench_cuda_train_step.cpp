@@ -9,7 +9,6 @@
 
 #include <cstdio>
 
-#include "ichseg/cuda/module.hpp"
 #include "ichseg/cuda/runtime.hpp"
 #include "ichseg/ichseg.hpp"
 
@@ -20,7 +19,7 @@ void train_step(benchmark::State& state, cuda::Precision prec, cuda::ConvBackend
     cuda::set_conv_backend(conv);
     manual_seed(0);
     nn::UNet<float> net(nn::UNetConfig{});
-    nn::to_device(net, Device::cuda());
+    net.to(Device::cuda());
     optim::Adam<float> opt(net.parameters(), {1e-3, 0.9, 0.999, 1e-8, 1e-6});
     Tensor<float> x = Tensor<float>::empty({batch, 1, 256, 256}), t = Tensor<float>::empty({batch, 1, 256, 256});
     for (int64_t i = 0; i < x.numel(); ++i) {

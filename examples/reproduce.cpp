@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
         o.progress = !quiet;
         // Resolved here too (run_study does it again and logs "training on ...") so that "--device cuda"
         // without a GPU fails before any output is written.
-        const study::DeviceChoice dev = study::resolve_device(o.device);
+        const DeviceChoice dev = resolve_device(o.device);
         std::printf("ichseg_reproduce: profile %s, %d threads, device %s, precision %s, data %s, output %s\n",
                     o.config.profile.c_str(), o.config.threads > 0 ? o.config.threads : num_threads(),
                     dev.device.str().c_str(), precision_name(o.config.precision), o.data_root.c_str(), o.out.c_str());

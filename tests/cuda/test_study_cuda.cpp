@@ -1,8 +1,8 @@
 /// @file test_study_cuda.cpp
-/// @brief The study's GPU path (study/device.hpp, study/training.hpp): a tiny segmentation stage trained on the
+/// @brief The study's GPU path (core/device_choice.hpp, nn::Module::to, study/training.hpp): a tiny segmentation stage trained on the
 /// GPU for a few Adam steps gives the CPU's epoch losses; its training-state checkpoint is device-independent
 /// (it loads into a CPU model and optimiser and holds the GPU's weights exactly); every pretext recipe runs on
-/// the GPU and writes finite weights; study::resolve_device picks the GPU.
+/// the GPU and writes finite weights; ichseg::resolve_device picks the GPU.
 ///
 /// Tolerance of the loss comparison (FP32 on the GPU, PrecisionGuard): the first step's loss agrees to ~1e-5
 /// (test_unet_step_cuda.cpp); each Adam step moves a parameter by about lr in the direction of its gradient's
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cuda_support.hpp"
-#include "ichseg/study/device.hpp"
+#include "ichseg/core/device_choice.hpp"
 #include "ichseg/study/training.hpp"
 
 using namespace ichseg;
@@ -93,19 +93,19 @@ SegRun train_seg(Device dev, const std::string& checkpoint = "") {
     cuda::PrecisionGuard fp32(cuda::Precision::FP32);
     SegRun out;
     out.fit = study::train_segmentation(net, c, r, src, idx, 0.2);
-    REQUIRE(study::module_device(net) == dev);
+    REQUIRE(net.device() == dev);
     for (auto& [name, v] : net.named_parameters()) out.params.push_back(v.value().to(Device::cpu()));
     return out;
 }
 
 }  // namespace
 
-TEST_CASE("study::resolve_device picks the GPU when the backend and a device are there", "[cuda][study]") {
-    const study::DeviceChoice a = study::resolve_device("auto");
+TEST_CASE("resolve_device picks the GPU when the backend and a device are there", "[cuda][study]") {
+    const DeviceChoice a = resolve_device("auto");
     CHECK(a.device == Device::cuda(0));
-    CHECK(a.describe().rfind("training on cuda:0 (", 0) == 0);
-    CHECK(study::resolve_device("cuda").device == Device::cuda(0));
-    CHECK(study::resolve_device("cpu").device == Device::cpu());
+    CHECK(a.describe("training").rfind("training on cuda:0 (", 0) == 0);
+    CHECK(resolve_device("cuda").device == Device::cuda(0));
+    CHECK(resolve_device("cpu").device == Device::cpu());
 }
 
 TEST_CASE("a tiny study segmentation stage on the GPU gives the CPU's losses", "[cuda][study]") {

@@ -2,7 +2,6 @@
 /// @brief One full U-Net training step (forward, Dice loss, backward, Adam with weight decay) on the GPU
 /// against the same step on the CPU, from the same initial weights and data; and the Adam update alone.
 #include "cuda_support.hpp"
-#include "ichseg/cuda/module.hpp"
 #include "ichseg/ichseg.hpp"
 
 using namespace ichseg;
@@ -18,7 +17,7 @@ StepResult train_step(const nn::UNetConfig& cfg, Device dev, const Tensor<float>
                       cuda::Precision prec) {
     manual_seed(7);
     nn::UNet<float> net(cfg);
-    if (dev.is_cuda()) nn::to_device(net, dev);
+    net.to(dev);
     optim::Adam<float> opt(net.parameters(), {1e-3, 0.9, 0.999, 1e-8, 1e-6});
     cuda::PrecisionGuard guard(prec);
     opt.zero_grad();

@@ -1,5 +1,5 @@
 /// @file test_device.cpp (study)
-/// @brief `--device auto|cpu|cuda` of the study (study/device.hpp, StudyOptions::device, ichseg_reproduce):
+/// @brief `--device auto|cpu|cuda` of the study (ichseg::resolve_device of core/device_choice.hpp, StudyOptions::device, ichseg_reproduce):
 /// "cuda" without a usable GPU is an error that says why and writes nothing (library and program; the program
 /// runs with CUDA_VISIBLE_DEVICES="" so that this holds on a GPU machine too); "cpu" and "auto" run, the log
 /// says where ("training on the CPU (...)" / "training on cuda:0 (...)"), every fold result records the device,
@@ -49,21 +49,29 @@ int run_reproduce(const std::vector<std::string>& args, const std::string& log, 
     return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
-TEST_CASE("study::resolve_device: cpu, auto and the error for cuda in a build without the backend", "[study][device]") {
-    const study::DeviceChoice cpu = study::resolve_device("cpu");
+TEST_CASE("resolve_device: cpu, auto and the error for cuda in a build without the backend", "[study][device]") {
+    const DeviceChoice cpu = resolve_device("cpu");
     CHECK(cpu.device == Device::cpu());
-    CHECK(cpu.describe() == "training on the CPU (--device cpu)");
+    CHECK(cpu.describe("training") == "training on the CPU (--device cpu)");
     // This test program does not link ichseg::cuda (ICHSEG_WITH_CUDA unset), whatever the build.
-    STATIC_REQUIRE(!study::built_with_cuda());
-    const study::DeviceChoice a = study::resolve_device("auto");
+    STATIC_REQUIRE(!built_with_cuda());
+    const DeviceChoice a = resolve_device("auto");
     CHECK(a.device == Device::cpu());
-    CHECK(a.describe() == "training on the CPU (built without the ichseg CUDA backend)");
-    test::require_error([] { study::resolve_device("cuda"); },
+    CHECK(a.describe("training") == "training on the CPU (built without the ichseg CUDA backend)");
+    test::require_error([] { resolve_device("cuda"); },
                         {"device 'cuda' requested", "built without the ichseg CUDA backend"});
-    test::require_error([] { study::resolve_device("gpu"); }, {"device must be auto, cpu or cuda", "'gpu'"});
-    // to_device on the CPU path is the tensor itself: no copy.
+    test::require_error([] { resolve_device("gpu"); }, {"device must be auto, cpu or cuda", "'gpu'"});
+    // Moving to the device a tensor or module is already on is the tensor itself: no copy on the CPU path.
     Tensor<float> t = Tensor<float>::zeros({2, 3});
-    CHECK(study::to_device(t, Device::cpu()).data() == t.data());
+    CHECK(t.to(Device::cpu()).data() == t.data());
+    CHECK(!Tensor<float>().to(Device::cpu()).defined());
+    nn::UNet<float> net(study::profile_config("tiny").unet_config());
+    const float* w0 = net.named_parameters().front().second.value().data();
+    net.to(Device::cpu());
+    CHECK(net.device() == Device::cpu());
+    CHECK(net.named_parameters().front().second.value().data() == w0);
+    // Without the backend, moving a module to CUDA is the clear "built without" error.
+    test::require_error([&] { net.to(Device::cuda(0)); }, {"built without the ichseg CUDA backend"});
 }
 
 TEST_CASE("run_study with device cuda and no usable GPU fails before writing anything", "[study][device]") {

@@ -51,8 +51,9 @@ inline bool cuda_hooks_ready() {
 }
 
 [[noreturn]] inline void no_cuda_backend(const char* what) {
-    fail(what, ": this program was built without the ichseg CUDA backend (reconfigure with -DICHSEG_CUDA=ON and "
-               "link ichseg::cuda)");
+    fail(what,
+         ": this program was built without the ichseg CUDA backend (reconfigure with -DICHSEG_CUDA=ON and "
+         "link ichseg::cuda)");
 }
 
 }  // namespace ichseg

@@ -180,8 +180,9 @@ public:
         out.copy_(*this);
         return out;
     }
+    /// This tensor on `dev`: itself when it is already there or undefined (no copy), else a contiguous copy.
     Tensor to(Device dev) const {
-        if (dev == device()) return *this;
+        if (!defined() || dev == device()) return *this;
         Tensor src = contiguous();
         Tensor out = empty(shape_, dev);
         device_copy(out.data(), dev, src.data(), src.device(), nbytes());

@@ -7,12 +7,9 @@
 #include <cmath>
 
 #include "ichseg/core/parallel.hpp"
+#include "ichseg/params/batchnorm2d.hpp"
 
 namespace ichseg::cpu {
-
-struct BatchNormGeometry {
-    int64_t N, C, HW;
-};
 
 /// Sum of one plane: vectorised partial sums in T, returned as double.
 template <class T>
@@ -34,7 +31,7 @@ double plane_sq_dev(const T* p, int64_t n, T m) {
 /// Training forward: batch mean / biased variance normalise x; running stats get the unbiased variance.
 /// save_mean / save_invstd (C) receive the statistics used, for the backward pass.
 template <class T>
-void batchnorm2d_fwd_train(const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, double eps,
+void batchnorm2d_fwd_train(const BatchNorm2dGeometry& g, const T* x, const T* gamma, const T* beta, double eps,
                            double momentum, T* running_mean, T* running_var, T* y, T* save_mean, T* save_invstd,
                            bool relu) {
     const int64_t M = g.N * g.HW;
@@ -71,7 +68,7 @@ void batchnorm2d_fwd_train(const BatchNormGeometry& g, const T* x, const T* gamm
 
 /// Inference forward with the running statistics.
 template <class T>
-void batchnorm2d_fwd_infer(const BatchNormGeometry& g, const T* x, const T* gamma, const T* beta, double eps,
+void batchnorm2d_fwd_infer(const BatchNorm2dGeometry& g, const T* x, const T* gamma, const T* beta, double eps,
                            const T* running_mean, const T* running_var, T* y, bool relu) {
     parallel_for(g.C, [&](int64_t c) {
         const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
@@ -96,7 +93,7 @@ void batchnorm2d_fwd_infer(const BatchNormGeometry& g, const T* x, const T* gamm
 /// statistics depend on x and the full batch-norm derivative is used; otherwise dx = dy * gamma * invstd.
 /// dx, dgamma, dbeta are overwritten; any of them may be null.
 template <class T>
-void batchnorm2d_bwd(const BatchNormGeometry& g, const T* dy, const T* x, const T* y, const T* gamma, const T* mean,
+void batchnorm2d_bwd(const BatchNorm2dGeometry& g, const T* dy, const T* x, const T* y, const T* gamma, const T* mean,
                      const T* invstd, bool training, bool relu, T* dx, T* dgamma, T* dbeta) {
     const int64_t M = g.N * g.HW;
     parallel_for(g.C, [&](int64_t c) {
@@ -150,6 +147,16 @@ void batchnorm2d_bwd(const BatchNormGeometry& g, const T* dy, const T* x, const 
             }
         }
     }, 4 * g.N * g.C * g.HW);
+}
+
+/// The statistics the inference forward uses, as the backward pass reads them: mean = running_mean,
+/// invstd = 1 / sqrt(running_var + eps).
+template <class T>
+void batchnorm2d_infer_stats(int64_t C, const T* running_mean, const T* running_var, double eps, T* mean, T* invstd) {
+    for (int64_t c = 0; c < C; ++c) {
+        mean[c] = running_mean[c];
+        invstd[c] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps));
+    }
 }
 
 }  // namespace ichseg::cpu

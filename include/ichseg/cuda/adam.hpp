@@ -1,9 +1,11 @@
 /// @file adam.hpp (cuda)
-/// @brief The Adam update of optim/adam.hpp for a CUDA parameter: one element-wise kernel
-/// (kernels/adam.cu), FP32 parameters and moments (the master weights are always FP32), same arithmetic order.
+/// @brief The Adam update of a CUDA parameter (params/adam.hpp has the formula): one element-wise kernel
+/// (kernels/adam.cu), FP32 parameters and moments (the master weights are always FP32), same arithmetic order as
+/// the CPU.
 #pragma once
 
-#include "ichseg/cuda/conv2d.hpp"
+#include "ichseg/cuda/common.hpp"
+#include "ichseg/params/adam.hpp"
 
 namespace ichseg::cuda {
 
@@ -14,22 +16,25 @@ void adam_update(int64_t n, float* p, const float* g, float* m, float* v, float 
                  float one_minus_b2, float wd, float step_size, float bc2_sqrt, float eps);
 }  // namespace launch
 
-/// m, v are created (zeros, on p's device) on first use.
+/// An element-wise kernel with a 64-bit grid-stride loop: any size, float only.
 template <class T>
-void adam_update(Tensor<T>& p, const Tensor<T>& g_in, Tensor<T>& m, Tensor<T>& v, T one_minus_b1, T b2,
-                 T one_minus_b2, T wd, T step_size, T bc2_sqrt, T eps) {
-    detail::require_float<T>("Adam");
+Support supports(const AdamStep<T>&) {
+    return supports_dtype<T>();
+}
+
+/// p, m, v (contiguous, on p's device) updated in place from g.
+template <class T>
+void adam_update(Tensor<T>& p, const Tensor<T>& g_in, Tensor<T>& m, Tensor<T>& v, const AdamStep<T>& s) {
+    const char* op = "adam_update";
+    detail::require_float<T>(op);
     const Device dev = p.device();
-    ICHSEG_CHECK(p.is_contiguous(), "Adam: CUDA parameter ", describe(p), " is not contiguous");
-    Tensor<T> g = detail::device_input("Adam", g_in, dev);
-    if (!m.defined()) {
-        m = Tensor<T>::zeros(p.shape(), dev);
-        v = Tensor<T>::zeros(p.shape(), dev);
-    }
-    if (m.device() != dev) m = m.to(dev), v = v.to(dev);
+    detail::device_input(op, p, dev);
+    detail::device_input(op, m, dev);
+    detail::device_input(op, v, dev);
+    const Tensor<T> g = detail::device_input(op, g_in, dev);
     if constexpr (std::is_same_v<T, float>)
-        launch::adam_update(p.numel(), p.data(), g.data(), m.data(), v.data(), one_minus_b1, b2, one_minus_b2, wd,
-                            step_size, bc2_sqrt, eps);
+        launch::adam_update(p.numel(), p.data(), g.data(), m.data(), v.data(), s.one_minus_b1, s.b2, s.one_minus_b2,
+                            s.wd, s.step_size, s.bc2_sqrt, s.eps);
 }
 
 }  // namespace ichseg::cuda

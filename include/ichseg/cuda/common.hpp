@@ -22,8 +22,10 @@ namespace ichseg::cuda {
 /// The CUDA kernels compute in float (FP32 storage; docs/cuda.md, "Precision policy").
 template <class T>
 Support supports_dtype() {
-    if constexpr (std::is_same_v<T, float>) return Support::yes();
-    else return Support::no("the CUDA kernels compute in float (cast to float, or keep this work on the CPU)");
+    if constexpr (std::is_same_v<T, float>)
+        return Support::yes();
+    else
+        return Support::no("the CUDA kernels compute in float (cast to float, or keep this work on the CPU)");
 }
 
 /// The kernels index elements with 32-bit integers: every tensor of the op must have fewer than 2^31 elements.
@@ -40,7 +42,8 @@ namespace detail {
 template <class T>
 void require_float(const char* op) {
     if constexpr (!std::is_same_v<T, float>)
-        fail(op, ": the CUDA backend computes in float; ", dtype_name<T>(), " tensors on CUDA are not supported "
+        fail(op, ": the CUDA backend computes in float; ", dtype_name<T>(),
+             " tensors on CUDA are not supported "
              "(cast to float, or keep double work on the CPU)");
 }
 /// `t` itself, after checking that it is on `dev` and contiguous (the kernels read raw row-major buffers).

@@ -15,6 +15,7 @@ namespace launch {
 void concat_copy(int64_t outer, int64_t len, int64_t total, int64_t offset, const float* src, float* dst, bool to_out);
 }  // namespace launch
 
+/// float, and an output within 32-bit indexing.
 template <class T>
 Support supports(const ConcatGeometry& g) {
     return all_of(supports_dtype<T>(), supports_elements({g.numel()}));

@@ -13,10 +13,10 @@ void global_avg_pool_fwd(int64_t planes, int64_t HW, const float* x, float* y);
 void global_avg_pool_bwd(int64_t planes, int64_t HW, const float* dy, float* dx);
 }  // namespace launch
 
-/// float, and the input within 32-bit indexing.
+/// float, and planes of fewer than 2^31 values (the kernels index within a plane with int).
 template <class T>
 Support supports(const GlobalPoolGeometry& g) {
-    return all_of(supports_dtype<T>(), supports_elements({g.planes * g.HW}));
+    return all_of(supports_dtype<T>(), supports_elements({g.HW}));
 }
 
 /// x (N, C, H, W) -> y (N, C).

@@ -21,6 +21,7 @@ void add_row_bias(int64_t rows, int64_t cols, const float* b, float* y);
 void column_sum(int64_t rows, int64_t cols, const float* dy, float* db);
 }  // namespace launch
 
+/// float, and matrices within 32-bit indexing (the GEMMs take int sizes and leading dimensions).
 template <class T>
 Support supports(const LinearGeometry& g) {
     return all_of(supports_dtype<T>(), supports_elements({g.N * g.in, g.out * g.in, g.N * g.out}));

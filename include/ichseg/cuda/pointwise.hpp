@@ -59,8 +59,9 @@ Tensor<T> relu_fwd(const Tensor<T>& x) {
 }
 template <class T>
 Tensor<T> relu_bwd(const Tensor<T>& dy, const Tensor<T>& y) {
-    return detail::binary("relu_bwd", dy, y,
-                          [](int64_t n, const float* g, const float* yy, float* dx) { launch::relu_bwd(n, g, yy, dx); });
+    return detail::binary("relu_bwd", dy, y, [](int64_t n, const float* g, const float* yy, float* dx) {
+        launch::relu_bwd(n, g, yy, dx);
+    });
 }
 template <class T>
 Tensor<T> sigmoid_fwd(const Tensor<T>& x) {
@@ -81,11 +82,13 @@ Tensor<T> dropout_apply(const Tensor<T>& x, const DropoutMask& m) {
 }
 template <class T>
 Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
-    return detail::binary("add", a, b, [](int64_t n, const float* x, const float* z, float* o) { launch::add(n, x, z, o); });
+    return detail::binary("add", a, b,
+                          [](int64_t n, const float* x, const float* z, float* o) { launch::add(n, x, z, o); });
 }
 template <class T>
 Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) {
-    return detail::binary("mul", a, b, [](int64_t n, const float* x, const float* z, float* o) { launch::mul(n, x, z, o); });
+    return detail::binary("mul", a, b,
+                          [](int64_t n, const float* x, const float* z, float* o) { launch::mul(n, x, z, o); });
 }
 template <class T>
 Tensor<T> scale(const Tensor<T>& a, T s) {

@@ -13,9 +13,10 @@ void softmax_fwd(int64_t rows, int64_t K, const float* x, float* y);
 void softmax_bwd(int64_t rows, int64_t K, const float* dy, const float* y, float* dx);
 }  // namespace launch
 
+/// float, and rows of fewer than 2^31 values (the kernels index within a row with int).
 template <class T>
 Support supports(const SoftmaxGeometry& g) {
-    return all_of(supports_dtype<T>(), supports_elements({g.rows * g.K}));
+    return all_of(supports_dtype<T>(), supports_elements({g.K}));
 }
 
 template <class T>

@@ -7,6 +7,9 @@
 
 #include "ichseg/ops/arithmetic.hpp"
 #include "ichseg/ops/common.hpp"
+#if ICHSEG_WITH_CUDA
+#include "ichseg/cuda/losses.hpp"  // the CUDA losses the loss headers dispatch to
+#endif
 
 namespace ichseg {
 

@@ -91,6 +91,26 @@ public:
         for (auto& nv : named_parameters()) nv.second.set_requires_grad(on);
     }
 
+    /// Move every parameter and buffer of this subtree to `dev` (torch's module.to(device)). A tensor already on
+    /// `dev` stays as it is (nothing is copied on the CPU path, its gradient is kept); a moved parameter's gradient
+    /// is dropped (it is recomputed on the new device). The 0-dimensional num_batches_tracked counters stay on the
+    /// CPU, where nn::BatchNorm2d increments them. Optimiser moments follow on the next Adam::step.
+    void to(Device dev) {
+        for (auto& nv : named_parameters()) {
+            Var<T> p = nv.second;  // shares the module's VarImpl
+            if (p.value().device() == dev) continue;
+            p.mutable_value() = p.value().to(dev);
+            p.zero_grad();
+        }
+        for (auto& b : named_buffers())
+            if (b.tensor->defined() && b.tensor->dim() > 0) *b.tensor = b.tensor->to(dev);
+    }
+    /// The device of the parameters (the CPU for a module without parameters).
+    Device device() const {
+        const auto named = named_parameters();
+        return named.empty() ? Device::cpu() : named.front().second.value().device();
+    }
+
 protected:
     Var<T> register_parameter(const std::string& name, Tensor<T> value) {
         params_.emplace_back(name, Var<T>(std::move(value), true));

@@ -17,9 +17,6 @@
 #include "ichseg/core/tensor.hpp"
 #include "ichseg/cpu/common.hpp"
 #include "ichseg/params/common.hpp"
-#if ICHSEG_WITH_CUDA
-#include "ichseg/cuda/ops.hpp"  // CUDA entry points the ops dispatch to
-#endif
 
 namespace ichseg::detail {
 
@@ -55,9 +52,11 @@ Device common_device(const char* op, const Args& args) {
     const Tensor<T>* first = nullptr;
     for (const Tensor<T>* t : args) {
         if (!t || !t->defined()) continue;
-        if (!first) first = t;
-        else ICHSEG_CHECK(t->device() == first->device(), op, ": arguments on different devices (", describe(*first),
-                          " and ", describe(*t), ")");
+        if (!first)
+            first = t;
+        else
+            ICHSEG_CHECK(t->device() == first->device(), op, ": arguments on different devices (", describe(*first),
+                         " and ", describe(*t), ")");
     }
     const Device dev = first ? first->device() : Device::cpu();
 #if !ICHSEG_WITH_CUDA

@@ -129,9 +129,9 @@ std::pair<Tensor<T>, Tensor<T>> conv_transpose2d_wgrad(const Tensor<T>& dy, cons
     const char* op = "conv_transpose2d_wgrad";
     const Device dev = detail::op_device(op, {&dy, &x});
     Tensor<T> dw;
-    if (dy.dim() == 4 && x.dim() == 4 && w_shape.size() == 4 && x.size(1) == w_shape[0] &&
-        dy.size(1) == w_shape[1] && dy.size(0) == x.size(0) && dy.size(2) == 2 * x.size(2) &&
-        dy.size(3) == 2 * x.size(3) && detail::convt2x2_applies(dev, w_shape, p)) {
+    if (dy.dim() == 4 && x.dim() == 4 && w_shape.size() == 4 && x.size(1) == w_shape[0] && dy.size(1) == w_shape[1] &&
+        dy.size(0) == x.size(0) && dy.size(2) == 2 * x.size(2) && dy.size(3) == 2 * x.size(3) &&
+        detail::convt2x2_applies(dev, w_shape, p)) {
         const Tensor<T> dyc = dy.contiguous(), xc = x.contiguous();
         dw = Tensor<T>::empty(w_shape);
         const cpu::convt2x2::Geometry cg{x.size(0), x.size(1), dy.size(1), x.size(2), x.size(3)};

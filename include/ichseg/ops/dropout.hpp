@@ -55,7 +55,8 @@ Var<T> dropout(const Var<T>& x, double p, bool training, Generator& gen) {
     if (!training || p == 0.0) return x;
     const DropoutMask m{gen.seed(), gen.next_stream(), p};
     Tensor<T> y = dropout_fwd(x.value(), m);
-    return record<T>("dropout", y, {&x}, [m](const Tensor<T>& gy) { return std::vector<Tensor<T>>{dropout_bwd(gy, m)}; });
+    return record<T>("dropout", y, {&x},
+                     [m](const Tensor<T>& gy) { return std::vector<Tensor<T>>{dropout_bwd(gy, m)}; });
 }
 
 }  // namespace ichseg

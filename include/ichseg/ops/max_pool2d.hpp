@@ -25,8 +25,8 @@ inline Pool2dGeometry max_pool2d_geometry(const Shape& x, const MaxPool2dParams&
     ICHSEG_CHECK(p.kernel >= 1 && p.stride >= 1, "max_pool2d: invalid kernel ", p.kernel, " or stride ", p.stride);
     ICHSEG_CHECK(x[2] >= p.kernel && x[3] >= p.kernel, "max_pool2d: input ", to_string(x), " smaller than kernel ",
                  p.kernel);
-    return {x[0], x[1], x[2], x[3], p.kernel, p.kernel, p.stride, p.stride, (x[2] - p.kernel) / p.stride + 1,
-            (x[3] - p.kernel) / p.stride + 1};
+    const int64_t P = (x[2] - p.kernel) / p.stride + 1, Q = (x[3] - p.kernel) / p.stride + 1;
+    return {x[0], x[1], x[2], x[3], p.kernel, p.kernel, p.stride, p.stride, P, Q};
 }
 
 template <class T>

@@ -6,15 +6,18 @@
 ///   g <- g + wd * p;  m <- m + (1 - b1)(g - m);  v <- b2 v + (1 - b2) g^2
 ///   p <- p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 /// Parameters without a gradient (frozen or unused) are skipped, as in PyTorch.
+/// `adam_update` is the tensor-level update of one parameter (either device; kernels: cpu/adam.hpp,
+/// cuda/adam.hpp); `Adam::step` computes the step's scalars (params/adam.hpp) and calls it per parameter.
 #pragma once
 
-#include "ichseg/core/eigen.hpp"
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "ichseg/autograd/variable.hpp"
-#include "ichseg/core/parallel.hpp"
+#include "ichseg/cpu/adam.hpp"
+#include "ichseg/ops/common.hpp"
+#include "ichseg/params/adam.hpp"
 #if ICHSEG_WITH_CUDA
 #include "ichseg/cuda/adam.hpp"
 #endif
@@ -28,6 +31,29 @@ struct AdamParams {
     double eps = 1e-8;
     double weight_decay = 0.0;  ///< coupled L2 (added to the gradient)
 };
+
+/// p, m, v updated in place from the gradient g with the step's scalars; all four on one device, same shape,
+/// p, m and v contiguous (the moments are created by Adam::step on the parameter's device).
+template <class T>
+void adam_update(Tensor<T>& p, const Tensor<T>& g, Tensor<T>& m, Tensor<T>& v, const AdamStep<T>& s) {
+    const char* op = "adam_update";
+    ICHSEG_CHECK(p.defined() && g.defined() && m.defined() && v.defined(), op, ": undefined argument");
+    ICHSEG_CHECK(g.shape() == p.shape() && m.shape() == p.shape() && v.shape() == p.shape(), op, ": parameter ",
+                 describe(p), ", gradient ", describe(g), " and moments ", describe(m), ", ", describe(v),
+                 " must have one shape");
+    ICHSEG_CHECK(p.is_contiguous() && m.is_contiguous() && v.is_contiguous(), op, ": parameter ", describe(p),
+                 " and its moments must be contiguous");
+    const Device dev = detail::op_device(op, {&p, &g, &m, &v});
+#if ICHSEG_WITH_CUDA
+    if (dev.is_cuda()) {
+        detail::require_support<T>(op, dev, cuda::supports<T>(s));
+        return cuda::adam_update(p, g, m, v, s);
+    }
+#endif
+    detail::require_support<T>(op, dev, cpu::supports<T>(s));
+    const Tensor<T> gc = g.contiguous();
+    cpu::adam_update(p.numel(), p.data(), gc.data(), m.data(), v.data(), s);
+}
 
 template <class T = float>
 class Adam {
@@ -47,53 +73,19 @@ public:
             if (!prm.requires_grad() || !prm.grad().defined()) continue;
             State& s = state_[k];
             Tensor<T>& p = prm.mutable_value();
-#if ICHSEG_WITH_CUDA
-            if (p.device().is_cuda()) {
-                ++s.step;
-                const double bc1 = 1.0 - std::pow(p_.beta1, static_cast<double>(s.step));
-                const double bc2 = 1.0 - std::pow(p_.beta2, static_cast<double>(s.step));
-                cuda::adam_update(p, prm.grad(), s.m, s.v, static_cast<T>(1.0 - p_.beta1), static_cast<T>(p_.beta2),
-                                  static_cast<T>(1.0 - p_.beta2), static_cast<T>(p_.weight_decay),
-                                  static_cast<T>(p_.lr / bc1), static_cast<T>(std::sqrt(bc2)), static_cast<T>(p_.eps));
-                continue;
-            }
-#endif
-            ICHSEG_CHECK(p.device().is_cpu(), "Adam: parameter on ", p.device().str(),
-                         " needs the CUDA backend's Adam kernel");
-            const Tensor<T> g = prm.grad().contiguous();
-            if (!s.m.defined()) {
-                s.m = Tensor<T>::zeros(p.shape());
-                s.v = Tensor<T>::zeros(p.shape());
+            if (!s.m.defined() || s.m.device() != p.device()) {
+                s.m = s.m.defined() ? s.m.to(p.device()) : Tensor<T>::zeros(p.shape(), p.device());
+                s.v = s.v.defined() ? s.v.to(p.device()) : Tensor<T>::zeros(p.shape(), p.device());
             }
             ++s.step;
-            const T b2 = static_cast<T>(p_.beta2), wd = static_cast<T>(p_.weight_decay);
-            // 1 - beta in double, then rounded (as PyTorch passes them): 1 - float(0.999) would be 1.3e-5 off.
-            const T one_minus_b1 = static_cast<T>(1.0 - p_.beta1), one_minus_b2 = static_cast<T>(1.0 - p_.beta2);
             const double bc1 = 1.0 - std::pow(p_.beta1, static_cast<double>(s.step));
             const double bc2 = 1.0 - std::pow(p_.beta2, static_cast<double>(s.step));
-            const T step_size = static_cast<T>(p_.lr / bc1), bc2_sqrt = static_cast<T>(std::sqrt(bc2));
-            const T eps = static_cast<T>(p_.eps);
-            T* pd = p.data();
-            T* m = s.m.data();
-            T* v = s.v.data();
-            const T* gd = g.data();
-            // Eigen arrays, not a scalar loop: GCC does not vectorise std::sqrt unless the user compiles with
-            // -fno-math-errno, and the scalar sqrt and divisions made this loop 6x slower. Same operations, same
-            // order; Eigen's packet sqrt and division are correctly rounded like the scalar ones.
-            using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
-            parallel_for((p.numel() + kBlock - 1) / kBlock, [&](int64_t blk) {
-                const int64_t lo = blk * kBlock, len = std::min<int64_t>(p.numel() - lo, kBlock);
-                Eigen::Map<Array> P(pd + lo, len), M(m + lo, len), V(v + lo, len);
-                T g_buf[kBlock];
-                Eigen::Map<Array> G(g_buf, len);
-                if (wd != T(0))
-                    G = Eigen::Map<const Array>(gd + lo, len) + wd * P;
-                else
-                    G = Eigen::Map<const Array>(gd + lo, len);
-                M += one_minus_b1 * (G - M);
-                V = V * b2 + one_minus_b2 * G * G;
-                P -= step_size * (M / (V.sqrt() / bc2_sqrt + eps));
-            });
+            // 1 - beta in double, then rounded (as PyTorch passes them): 1 - float(0.999) would be 1.3e-5 off.
+            const AdamStep<T> step{static_cast<T>(1.0 - p_.beta1), static_cast<T>(p_.beta2),
+                                   static_cast<T>(1.0 - p_.beta2), static_cast<T>(p_.weight_decay),
+                                   static_cast<T>(p_.lr / bc1),    static_cast<T>(std::sqrt(bc2)),
+                                   static_cast<T>(p_.eps)};
+            adam_update(p, prm.grad(), s.m, s.v, step);
         }
     }
 
@@ -113,7 +105,6 @@ public:
     const std::vector<Var<T>>& parameters() const { return params_; }
 
 private:
-    static constexpr int64_t kBlock = 4096;  ///< elements per parallel task of the CPU update
     std::vector<Var<T>> params_;
     AdamParams p_;
     std::vector<State> state_;

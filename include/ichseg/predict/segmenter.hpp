@@ -62,10 +62,6 @@
 #include "ichseg/nn/model_file.hpp"
 #include "ichseg/ops/sigmoid.hpp"
 #include "ichseg/predict/report.hpp"
-#if ICHSEG_WITH_CUDA
-#include "ichseg/cuda/module.hpp"
-#include "ichseg/cuda/runtime.hpp"
-#endif
 
 namespace ichseg::predict {
 
@@ -287,13 +283,11 @@ public:
         }
         device_ = resolve_device(opt.device);
         if (device_.is_cuda()) {
-#if ICHSEG_WITH_CUDA
             for (LoadedModel* m : {&ich_, &tissue_, &bone_})
                 if (m->net) {
-                    nn::to_device(*m->net, device_);
+                    m->net->to(device_);
                     m->device = device_;
                 }
-#endif
         }
     }
 

@@ -3,7 +3,7 @@
 /// sum TP / FP / FN per volume (eps = 1 metrics), with and without the intracranial-cavity mask (ICM: union of
 /// the tissue- and bone-window U-Nets' thresholded predictions; predictions outside it are zeroed). Also the
 /// JSON form of the per-volume records, so every fold's result is a file (the stage's "done" marker).
-/// The networks run where their parameters are (study/device.hpp); batches go there, predictions come back.
+/// The networks run where their parameters are (nn::Module::to, Module::device); batches go there, predictions come back.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -18,7 +18,6 @@
 #include "ichseg/io/atomic_file.hpp"
 #include "ichseg/nn/unet.hpp"
 #include "ichseg/study/data.hpp"
-#include "ichseg/study/device.hpp"
 
 namespace ichseg::study {
 
@@ -28,7 +27,7 @@ inline std::vector<float> predict_slices(nn::UNet<float>& net, const data::Volum
                                          const std::vector<int64_t>& idx, int64_t batch = 16) {
     net.eval();
     NoGradGuard ng;
-    const Device dev = module_device(net);
+    const Device dev = net.device();
     std::vector<float> out;
     for (size_t b0 = 0; b0 < idx.size(); b0 += static_cast<size_t>(batch)) {
         const size_t b1 = std::min(idx.size(), b0 + static_cast<size_t>(batch));
@@ -40,7 +39,7 @@ inline std::vector<float> predict_slices(nn::UNet<float>& net, const data::Volum
             const data::SliceSample s = src.get(idx[i]);
             std::copy(s.image.data(), s.image.data() + H * W, x.data() + static_cast<int64_t>(i - b0) * H * W);
         }
-        const Tensor<float> y = to_device(net(Var<float>(to_device(x, dev))).value(), Device::cpu()).contiguous();
+        const Tensor<float> y = net(Var<float>(x.to(dev))).value().to(Device::cpu()).contiguous();
         out.insert(out.end(), y.data(), y.data() + y.numel());
     }
     return out;

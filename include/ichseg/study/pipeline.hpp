@@ -9,7 +9,7 @@
 /// <out>/config.json records the resolved config; a rerun with a different config into the same folder is
 /// refused, so results of two configs never mix. Stale temporary files of killed runs are removed at start.
 ///
-/// Device (StudyOptions::device, study/device.hpp): resolved before anything is written ("cuda" without a
+/// Device (StudyOptions::device, core/device_choice.hpp): resolved before anything is written ("cuda" without a
 /// usable GPU is an error that names why), logged as "training on cuda:0 (...)" / "training on the CPU
 /// (reason)" and recorded in every fold result ("device"). It is not part of the config identity: a run
 /// started on the CPU may be resumed on a GPU (all files are device-independent safetensors / JSON).
@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "ichseg/core/device_choice.hpp"
 #include "ichseg/core/parallel.hpp"
 #include "ichseg/core/precision.hpp"
 #include "ichseg/cpu/bf16.hpp"
@@ -36,7 +37,6 @@
 #include "ichseg/eval/tsne.hpp"
 #include "ichseg/nn/model_file.hpp"
 #include "ichseg/study/data.hpp"
-#include "ichseg/study/device.hpp"
 #include "ichseg/study/evaluate.hpp"
 #include "ichseg/study/training.hpp"
 #if ICHSEG_WITH_CUDA
@@ -159,7 +159,7 @@ public:
         const int stale = detail::remove_stale_temporaries(o_.out);
         if (stale) log("removed ", stale, " temporary file(s) left by an interrupted run");
         check_config_record();
-        log(dev_.describe());
+        log(dev_.describe("training"));
         // Training and evaluation in the configured precision (CPU ops; on a GPU the CUDA backend's BF16 policy).
         const PrecisionGuard precision_guard(c_.precision);
 #if ICHSEG_WITH_CUDA
@@ -286,7 +286,7 @@ private:
             }
             auto& icm_net = std::string(key) == "icm_tissue" ? icm_tissue_ : icm_bone_;
             icm_net = nn::load_model<float>(model);  // on the CPU; evaluation runs it on the study's device
-            module_to_device(*icm_net, dev_.device);
+            icm_net->to(dev_.device);
         }
     }
 
@@ -336,7 +336,7 @@ private:
         nn::UNet<float> enc_host(c_.unet_config());
         nn::load_matching(enc_host, pretext_weights(p));  // copies encoder.* (and more where it exists)
         enc_host.eval();
-        module_to_device(enc_host, dev_.device);
+        enc_host.to(dev_.device);
         data::PipelineOptions pipe = pipeline(c_, data::Task::classification, false);
         data::LoaderOptions lo;
         lo.batch_size = 32;
@@ -351,8 +351,7 @@ private:
         NoGradGuard ng;
         while (auto b = loader.next()) {
             const Tensor<float> f =
-                to_device(global_avg_pool(enc_host.encoder->forward(Var<float>(to_device(b->images, dev_.device)))).value(),
-                          Device::cpu())
+                global_avg_pool(enc_host.encoder->forward(Var<float>(b->images.to(dev_.device)))).value().to(Device::cpu())
                     .contiguous();
             d = f.shape()[1];
             feats.insert(feats.end(), f.data(), f.data() + f.numel());

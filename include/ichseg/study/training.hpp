@@ -3,7 +3,7 @@
 /// segmentation U-Nets (ICM, ICH-only, Mixed, fine-tuning; Dice / mixed Dice), and the six pretext tasks
 /// (context restoration, global contrastive, local contrastive with a frozen encoder, binary classification,
 /// multi-label with weighted BCE and with Dice). Adam, lr 1e-3, coupled L2 1e-6, x0.96 per epoch (SPEC §5).
-/// Each recipe trains on `RunSpec::device` (study/device.hpp): the network moves there before the optimiser
+/// Each recipe trains on `RunSpec::device` (resolved by core/device_choice.hpp): the network moves there before the optimiser
 /// is built, every batch moves there in the loss function; host-side work (label conversion, cell sampling,
 /// concatenating the two contrastive views) stays on the CPU. On the CPU nothing is copied.
 #pragma once
@@ -24,7 +24,6 @@
 #include "ichseg/ops/global_avg_pool.hpp"
 #include "ichseg/optim/adam.hpp"
 #include "ichseg/study/config.hpp"
-#include "ichseg/study/device.hpp"
 #include "ichseg/train/trainer.hpp"
 
 namespace ichseg::study {
@@ -127,12 +126,12 @@ inline train::FitResult train_segmentation(nn::UNet<float>& net, const StudyConf
     LoaderSource data(std::move(src), std::move(slices), pipeline(c, data::Task::segmentation, c.augment),
                       loader_options(c, r, drop_last));
     const Device dev = r.device;
-    module_to_device(net, dev);
+    net.to(dev);
     optim::Adam<float> opt(net.parameters(), adam_params(c));
     DiceParams dp;
     dp.alpha = alpha;
     std::function<Var<float>(data::Batch&)> loss = [&](data::Batch& b) {
-        return dice_loss(net(Var<float>(to_device(b.images, dev))), to_device(b.targets, dev), dp);
+        return dice_loss(net(Var<float>(b.images.to(dev))), b.targets.to(dev), dp);
     };
     return train::fit<float, data::Batch>(net, opt, data, loss, fit_options(c, r));
 }
@@ -225,10 +224,10 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
             nn::UNet<float> net(ucfg, gen);
             LoaderSource data(src, train_idx, pipeline(c, data::Task::context_restoration, false),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
-            module_to_device(net, dev);
+            net.to(dev);
             optim::Adam<float> opt(net.parameters(), ap);
             std::function<Var<float>(data::Batch&)> loss = [&](data::Batch& b) {
-                return mse_loss(net(Var<float>(to_device(b.images, dev))), to_device(b.targets, dev));
+                return mse_loss(net(Var<float>(b.images.to(dev))), b.targets.to(dev));
             };
             train::fit<float, data::Batch>(net, opt, data, loss, fo);
             nn::save_state_dict(net, weights_path);
@@ -238,13 +237,13 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
             nn::EncoderMLP<float> net(ucfg, head_widths(c, p), gen);
             LoaderSource data(src, train_idx, pipeline(c, data::Task::global_contrastive, false),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
-            module_to_device(net, dev);
+            net.to(dev);
             optim::Adam<float> opt(net.parameters(), ap);
             const double tau = c.contrastive_tau;
             std::function<Var<float>(data::Batch&)> loss = [&](data::Batch& b) {
                 // Both views in one forward pass: rows [0, N) view 1, [N, 2N) view 2.
                 Tensor<float> x = cat_batch(b.images, b.targets);  // on the CPU, then one copy
-                return nt_xent_loss(net(Var<float>(to_device(x, dev))), tau);
+                return nt_xent_loss(net(Var<float>(x.to(dev))), tau);
             };
             train::fit<float, data::Batch>(net, opt, data, loss, fo);
             nn::save_state_dict(net, weights_path);
@@ -256,7 +255,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
             const nn::TransferReport tr = nn::load_matching(net, global_weights);
             ICHSEG_CHECK(!tr.copied.empty(), "local contrastive: nothing copied from ", global_weights);
             net.encoder->eval();  // frozen: no gradient, running statistics kept
-            module_to_device(net, dev);  // the whole model: the frozen encoder runs on the device too
+            net.to(dev);  // the whole model: the frozen encoder runs on the device too
             TrainableParts parts(net.decoder, net.head);
             LoaderSource data(src, train_idx, pipeline(c, data::Task::local_contrastive, false),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
@@ -275,7 +274,7 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
             };
             std::function<Var<float>(data::Batch&)> loss = [&](data::Batch& b) {
                 net.encoder->eval();  // fit() switches the whole trainable module to train mode, not the encoder
-                Var<float> f1 = features(to_device(b.images, dev)), f2 = features(to_device(b.targets, dev));
+                Var<float> f1 = features(b.images.to(dev)), f2 = features(b.targets.to(dev));
                 const int64_t gh = f1.shape()[2] / lp.cell, gw = f1.shape()[3] / lp.cell;
                 Tensor<int64_t> cells = sample_cells(b.size(), gh * gw, c.local_regions, cell_gen);
                 return local_contrastive_loss(f1, f2, cells, lp);
@@ -290,18 +289,18 @@ inline void train_pretext(Pretext p, const StudyConfig& c, const RunSpec& r,
             nn::EncoderMLP<float> net(ucfg, head_widths(c, p), gen);
             LoaderSource data(src, train_idx, pipeline(c, data::Task::classification, c.augment),
                               loader_options(c, r, true, static_cast<int64_t>(train_idx.size())));
-            module_to_device(net, dev);
+            net.to(dev);
             optim::Adam<float> opt(net.parameters(), ap);
-            const Tensor<float> pw = to_device(multilabel_pos_weight(*src, train_idx), dev);
+            const Tensor<float> pw = multilabel_pos_weight(*src, train_idx).to(dev);
             std::function<Var<float>(data::Batch&)> loss = [&](data::Batch& b) -> Var<float> {
-                Var<float> y = net(Var<float>(to_device(b.images, dev)));
+                Var<float> y = net(Var<float>(b.images.to(dev)));
                 if (p == Pretext::binary) {  // labels built on the CPU; the loss copies them to y's device
                     Tensor<int64_t> lab = Tensor<int64_t>::empty({b.size()});
                     for (int64_t i = 0; i < b.size(); ++i) lab.data()[i] = b.labels.data()[i * 7 + 1] == 1.f ? 1 : 0;
                     return cross_entropy_loss(y, lab);
                 }
-                if (p == Pretext::multilabel_ce) return bce_with_logits_loss(y, to_device(b.labels, dev), pw);
-                return multilabel_dice_loss(y, to_device(b.labels, dev));
+                if (p == Pretext::multilabel_ce) return bce_with_logits_loss(y, b.labels.to(dev), pw);
+                return multilabel_dice_loss(y, b.labels.to(dev));
             };
             train::fit<float, data::Batch>(net, opt, data, loss, fo);
             nn::save_state_dict(net, weights_path);
