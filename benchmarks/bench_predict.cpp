@@ -7,6 +7,9 @@
 ///                           (target <= 20 s on a 2-core CPU)
 ///   predict/model_load      loading the model file (Segmenter construction), not part of end_to_end
 ///   stage/read_nifti        the read alone;  stage/inference  Segmenter::segment alone (no I/O)
+///   stage/network_40x256    the U-Net alone on 40 slices of 256 x 256 in batches of 8 (eval, no gradients): the
+///                           workload of benchmarks/reference/infer_onnx.py (ONNX Runtime, the deployment peer)
+/// Precision: the process default, i.e. FP32 or `ICHSEG_PRECISION=bf16` (counter bf16 = 1 when BF16 products ran).
 /// The model has random weights (speed does not depend on them); the inputs live in a temporary folder made at
 /// start-up and removed at exit. Threads: ichseg's default (OMP_NUM_THREADS, else all cores); the count used is
 /// in the benchmark's "threads" counter.
@@ -17,6 +20,8 @@
 #include <memory>
 
 #include "ichseg/core/parallel.hpp"
+#include "ichseg/core/precision.hpp"
+#include "ichseg/cpu/bf16.hpp"
 #include "ichseg/data/phantom.hpp"
 #include "ichseg/io/nifti.hpp"
 #include "ichseg/nn/model_file.hpp"
@@ -107,6 +112,26 @@ void BM_Inference(benchmark::State& state) {
     counters(state, seg);
 }
 
+void BM_Network(benchmark::State& state) {
+    Generator gen(6);
+    nn::ModelInfo info;
+    nn::UNet<float> net(info.unet, gen);
+    net.eval();
+    Tensor<float> x = Tensor<float>::empty({kSlices, 1, info.input_size, info.input_size});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = random_uniform(3, 1, static_cast<uint64_t>(i));
+    const int64_t batch = 8, per = info.input_size * info.input_size;
+    NoGradGuard no_grad;
+    for (auto _ : state) {
+        for (int64_t b = 0; b < kSlices; b += batch) {
+            Tensor<float> xb = Tensor<float>::empty({std::min(batch, kSlices - b), 1, info.input_size, info.input_size});
+            std::copy(x.data() + b * per, x.data() + (b + xb.size(0)) * per, xb.data());
+            benchmark::DoNotOptimize(net.forward(Var<float>(xb)).value().data());
+        }
+    }
+    state.counters["threads"] = static_cast<double>(num_threads());
+    state.counters["bf16"] = precision() == Precision::BF16 && cpu::bf16_available() ? 1 : 0;
+}
+
 }  // namespace
 
 // CPU columns of the two long rows are process-wide (all threads), so that a run on a shared, loaded machine can
@@ -125,5 +150,11 @@ BENCHMARK(BM_Inference)
     ->UseRealTime()
     ->MeasureProcessCPUTime()
     ->Iterations(1);
+BENCHMARK(BM_Network)
+    ->Name("stage/network_40x256")
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime()
+    ->MeasureProcessCPUTime()
+    ->Iterations(2);
 
 BENCHMARK_MAIN();

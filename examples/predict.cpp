@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
     app.add_option("--device", so.device, "where the networks run: auto (GPU when built with CUDA and present), cpu, cuda")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
     app.add_option("--report", report_name, "name of the run report files <out>/<name>.json and .csv");
+    std::string precision = "fp32";
+    app.add_option("--precision", precision,
+                   "fp32, or bf16: BF16 products with FP32 accumulation (AMX or AVX512_BF16; FP32 where the CPU build "
+                   "has neither, said in the log)")
+        ->check(CLI::IsMember({"fp32", "bf16"}));
     app.add_flag("-q,--quiet", quiet, "print errors only");
     CLI11_PARSE(app, argc, argv);
     so.resample = resample == "nearest" ? predict::MaskResample::nearest : predict::MaskResample::bilinear;
@@ -85,11 +90,12 @@ int main(int argc, char** argv) {
             for (const auto& o : predict::case_outputs(ro, c.id, dir, !icm_tissue.empty()).all()) outs.push_back(o);
         }
         predict::check_outputs_free(outs, ro.overwrite, protect);
+        so.precision = parse_precision(precision, "--precision");
         seg = std::make_unique<Segmenter>(model, icm_tissue, icm_bone, so);
         if (ro.write_cavity && !seg->has_icm()) say("note: --cavity needs --icm-tissue and --icm-bone; no cavity written");
         say("model " + model + (seg->has_icm() ? " + ICM (" + icm_tissue + ", " + icm_bone + ")" : " (no ICM)") + ", " +
             std::to_string(cases.size()) + " case(s), " + std::to_string(num_threads()) + " thread(s), device " +
-            (seg->device().is_cuda() ? "cuda" : "cpu"));
+            (seg->device().is_cuda() ? "cuda, precision " + precision : "cpu, " + cpu::describe_precision(so.precision)));
     } catch (const std::exception& e) {
         error(e.what());
         return 1;

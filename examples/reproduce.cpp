@@ -6,6 +6,7 @@
 ///   ichseg_reproduce --profile paper --device cuda ...   (the GPU, or an error before any work when none is usable)
 ///   ichseg_reproduce --plan --profile paper --data /data/ich --out /runs/paper   (units, states, costs; runs none)
 ///   ichseg_reproduce --worker --device cuda:1 ...        (one of several processes sharing --out; docs/study.md)
+///   ichseg_reproduce --profile quick --precision bf16 ... (BF16 products, FP32 accumulation; config key "precision")
 /// The logic lives in include/ichseg/study/; this file parses the command line and prints the outcome.
 #include <CLI/CLI.hpp>
 
@@ -31,7 +32,7 @@ int main(int argc, char** argv) {
     }
     CLI::App app{"Reproduce Table 3 and Figures 3-5 of Spahr et al. 2023 (ICM, baselines, six pretext tasks, "
                  "transfer, k-fold evaluation). Reruns skip finished work and resume interrupted training."};
-    std::string profile = "quick", config_file;
+    std::string profile = "quick", config_file, precision;
     study::StudyOptions o;
     int threads = 0;
     bool quiet = false, plan = false, plan_summary = false;
@@ -48,6 +49,11 @@ int main(int argc, char** argv) {
                  "write synthetic phantoms in the four layouts under --data first (skipped when already there)");
     app.add_option("--threads", threads, "compute threads (default: the config's, 0 = all cores)");
     app.add_flag("--quiet", quiet, "no training progress lines");
+    app.add_option("--precision", precision,
+                   "fp32 or bf16: product precision of training and evaluation (default: the config's, fp32); BF16 "
+                   "products with FP32 accumulation, weights, statistics, losses and optimiser state; part of the "
+                   "config (a bf16 run needs its own --out folder)")
+        ->check(CLI::IsMember({"fp32", "bf16"}));
     app.add_option("--device", o.device,
                    "where the networks train and run: auto (the GPU when this program has the CUDA backend and a GPU "
                    "is usable, else the CPU), cpu, or cuda (an error when no GPU can be used); not part of the "
@@ -81,13 +87,14 @@ int main(int argc, char** argv) {
     try {
         o.config = config_file.empty() ? study::profile_config(profile) : study::load_config(config_file, profile);
         if (threads > 0) o.config.threads = threads;
+        if (!precision.empty()) o.config.precision = parse_precision(precision, "--precision");
         o.progress = !quiet;
         // Resolved here too (run_study does it again and logs "training on ...") so that "--device cuda"
         // without a GPU fails before any output is written.
         const DeviceChoice dev = resolve_device(o.device);
-        std::printf("ichseg_reproduce: profile %s, %d threads, device %s, data %s, output %s\n",
+        std::printf("ichseg_reproduce: profile %s, %d threads, device %s, precision %s, data %s, output %s\n",
                     o.config.profile.c_str(), o.config.threads > 0 ? o.config.threads : num_threads(),
-                    dev.device.str().c_str(), o.data_root.c_str(), o.out.c_str());
+                    dev.device.str().c_str(), precision_name(o.config.precision), o.data_root.c_str(), o.out.c_str());
         std::fflush(stdout);
         if (plan) {
             o.config.validate("config");

@@ -1,8 +1,12 @@
 """PyTorch side of benchmarks/bench_train_step.cpp: one U-Net training step (forward, soft Dice, backward,
 Adam with weight decay 1e-6) on the CPU, same workloads and sizes.
 
-usage: python3 train_step.py {paper|small} [--threads N] [--seconds S]
-Prints one JSON line: workload, torch version, threads, ms per step (median of timed runs), peak RSS delta.
+usage: python3 train_step.py {paper|small} [--threads N] [--seconds S] [--precision fp32|bf16]
+--precision bf16 runs the forward pass under torch.autocast("cpu", dtype=torch.bfloat16) (convolutions in BF16 via
+oneDNN, which uses AMX tiles or AVX512_BF16 where the CPU has them; batch norm in FP32) and the loss on the float32
+output, as a mixed-precision training script does; the backward pass follows the recorded dtypes.
+Prints one JSON line: workload, torch version, threads, precision, ms per step (median of timed runs), peak RSS
+delta, and oneDNN's CPU ISA (torch.backends.cpu.get_cpu_capability()).
 """
 import argparse
 import json
@@ -30,6 +34,7 @@ def main():
     ap.add_argument('workload', choices=WORKLOADS)
     ap.add_argument('--threads', type=int, default=os.cpu_count())
     ap.add_argument('--seconds', type=float, default=10.0)
+    ap.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     base, batch, size, factor = WORKLOADS[a.workload]
@@ -40,9 +45,13 @@ def main():
     x = torch.rand(batch, 1, size, size)
     t = (torch.rand(batch, 1, size, size) > 0.7).float()
 
+    bf16 = a.precision == 'bf16'
+
     def step():
         opt.zero_grad()
-        loss = soft_dice_loss(net(x), t)
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
+            y = net(x)
+        loss = soft_dice_loss(y.float(), t)
         loss.backward()
         opt.step()
 
@@ -56,6 +65,7 @@ def main():
         times.append((time.perf_counter() - t0) * 1e3)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({'workload': a.workload, 'framework': 'pytorch ' + torch.__version__, 'threads': a.threads,
+                      'precision': a.precision, 'cpu_capability': torch.backends.cpu.get_cpu_capability(),
                       'ms_per_step_median': statistics.median(times), 'ms_per_step_mean': statistics.mean(times),
                       'steps': len(times), 'peak_rss_delta_MB': peak - rss0}))
 

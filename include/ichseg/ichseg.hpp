@@ -6,6 +6,7 @@
 
 #include "ichseg/config.hpp"
 #include "ichseg/core/parallel.hpp"
+#include "ichseg/core/precision.hpp"
 #include "ichseg/core/rng.hpp"
 #include "ichseg/core/tensor.hpp"
 #include "ichseg/autograd/grad_mode.hpp"

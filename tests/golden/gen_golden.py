@@ -31,7 +31,7 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'benchmarks', 'reference'))
@@ -389,6 +389,63 @@ def gen_unet():
     save('unet_parity', d)
 
 
+def gen_unet_bf16_step():
+    """A BF16 mixed-precision training step of the parity U-Net (unet_state.safetensors, the unet_parity batch and
+    target), as PyTorch computes it under torch.autocast('cpu', dtype=torch.bfloat16) around the forward pass
+    (convolutions in BF16, batch norm and the loss in float32; the loss of the float32 output), train mode: the
+    output, the loss, every parameter gradient, the running statistics after the forward, and the parameters
+    after one Adam step (lr 1e-3, weight decay 1e-6). The same step in float64 ("ref.*") is the exact reference:
+    the C++ test measures ichseg's BF16 step and PyTorch's against it, so its tolerance is PyTorch's own BF16
+    error (stored per tensor as bf16dev.*: max |torch_bf16 - float64| over the tensor's scale)."""
+    cfg = dict(in_channels=1, out_channels=1, base_width=4, depth=4, mid_channels_factor=2)
+    state = load_file(os.path.join(HERE, 'unet_state.safetensors'))
+    par = load_file(os.path.join(HERE, 'unet_parity.safetensors'))
+    x, t = par['x'], par['t']
+    d = {}
+
+    def step(dtype, autocast):
+        net = it.UNet(**cfg).to(dtype)
+        net.load_state_dict({k: (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()})
+        net.train()
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
+            y = net(x.to(dtype))
+        loss = it.soft_dice_loss(y.to(dtype), t.to(dtype), 1.0, 0.2)
+        loss.backward()
+        grads = {k: p.grad.detach().clone() for k, p in net.named_parameters()}
+        stats = {k: v.detach().clone() for k, v in net.state_dict().items() if 'running' in k}
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-6)
+        opt.step()
+        after = {k: p.detach().clone() for k, p in net.named_parameters()}
+        return y.detach().to(dtype), loss.detach().reshape(1), grads, stats, after
+
+    yb, lb, gb, sb, ab = step(torch.float32, True)
+    yr, lr_, gr, sr, ar = step(torch.float64, False)
+
+    def scale(g, k):  # as grad_scale in tests/nn/test_unet_parity.cpp
+        s = g[k].abs().max().item()
+        if k.endswith('.bias') and k[:-5] + '.weight' in g:
+            s = max(s, g[k[:-5] + '.weight'].abs().max().item())
+        return s
+
+    d['bf16.y'], d['bf16.loss'] = yb.float(), lb.float()
+    d['ref.y'], d['ref.loss'] = yr, lr_
+    d['bf16dev.y'] = torch.tensor([((yb.double() - yr).abs().max() / yr.abs().max()).item()], dtype=torch.float64)
+    worst = 0.0
+    for k in gb:
+        d[f'bf16.grad.{k}'] = gb[k].float()
+        d[f'ref.grad.{k}'] = gr[k]
+        dev = (gb[k].double() - gr[k]).abs().max().item() / scale(gr, k)
+        d[f'bf16dev.grad.{k}'] = torch.tensor([dev], dtype=torch.float64)
+        worst = max(worst, dev)
+        d[f'bf16.after.{k}'] = ab[k].float()
+    for k in sb:
+        d[f'bf16.state.{k}'] = sb[k].float()
+        d[f'ref.state.{k}'] = sr[k]
+    print(f'unet_bf16_step: PyTorch bf16 autocast vs float64: output {d["bf16dev.y"].item():.2g} of scale, loss '
+          f'{abs(lb.item() - lr_.item()) / abs(lr_.item()):.2g} relative, gradients up to {worst:.2g} of scale')
+    save('unet_bf16_step', d)
+
+
 def gen_encoder_mlp_and_partial_unet():
     torch.manual_seed(302)
     enc = it.EncoderMLP([32, 16, 8], in_channels=1, base_width=4, depth=4, mid_channels_factor=2)
@@ -438,5 +495,6 @@ if __name__ == '__main__':
     gen_concat_pool_linear_reshape()
     gen_losses()
     gen_unet()
+    gen_unet_bf16_step()
     gen_encoder_mlp_and_partial_unet()
     gen_adam()

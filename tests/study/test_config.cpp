@@ -136,6 +136,15 @@ TEST_CASE("a config file overrides only its keys on top of its profile", "[study
     CHECK(c.input_size == t.input_size);
 }
 
+TEST_CASE("the precision key: fp32 by default, bf16 when asked, anything else an error", "[study][config]") {
+    for (const std::string name : {"paper", "quick", "tiny"}) CHECK(study::profile_config(name).precision == Precision::FP32);
+    const study::StudyConfig c = study::load_config(write_config("bf16", R"({"profile": "tiny", "precision": "bf16"})"));
+    CHECK(c.precision == Precision::BF16);
+    CHECK(study::to_json(c).at("precision") == "bf16");
+    const std::string bad = write_config("precision", R"({"precision": "fp16"})");
+    test::require_error([&] { study::load_config(bad); }, {bad, "'precision'", "fp16"});
+}
+
 TEST_CASE("config errors name the key and the file", "[study][config]") {
     using test::require_error;
     const std::string unknown = write_config("unknown", R"({"profile": "quick", "learning_rate": 0.1})");

@@ -26,6 +26,7 @@
 
 #include "ichseg/autograd/grad_mode.hpp"
 #include "ichseg/core/parallel.hpp"
+#include "ichseg/core/precision.hpp"
 #include "ichseg/core/tensor.hpp"
 
 namespace ichseg {
@@ -44,6 +45,7 @@ struct Node {
 
     std::string name;
     uint64_t seq = 0;
+    Precision precision = Precision::FP32;  ///< the CPU product precision in force when recorded; backward uses it
     std::vector<std::shared_ptr<VarImpl<T>>> inputs;
     VarImpl<T>* output = nullptr;
     bool released = false;
@@ -171,6 +173,7 @@ Var<T> record(const char* name, Tensor<T> value, const std::vector<const Var<T>*
     auto node = std::make_shared<LambdaNode<T, F>>(std::move(bwd));
     node->name = name;
     node->seq = detail::next_node_seq();
+    node->precision = precision();
     for (const Var<T>* v : inputs) node->inputs.push_back(v && v->defined() ? v->impl_ptr() : nullptr);
     node->output = &out.impl();
     out.impl().grad_fn = node;
@@ -212,7 +215,11 @@ void Var<T>::backward(const Tensor<T>& seed) const {
                      "' was already backpropagated; recompute the forward pass");
         Tensor<T> g = std::move(it->second);
         pending.erase(it);
-        std::vector<Tensor<T>> grads = n->backward(g);
+        std::vector<Tensor<T>> grads;
+        {
+            const PrecisionGuard recorded(n->precision);  // backward in the forward's precision (as autocast)
+            grads = n->backward(g);
+        }
         g = Tensor<T>();
         for (size_t i = 0; i < n->inputs.size() && i < grads.size(); ++i) {
             VarImpl<T>* in = n->inputs[i].get();

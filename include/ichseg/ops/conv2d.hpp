@@ -11,7 +11,9 @@
 /// Derivatives and the accumulation rule: docs/ops.md.
 #pragma once
 
+#include "ichseg/core/precision.hpp"
 #include "ichseg/cpu/conv2d.hpp"
+#include "ichseg/cpu/conv2d_bf16.hpp"
 #include "ichseg/cpu/conv2d_single_channel.hpp"
 #include "ichseg/cpu/conv2d_winograd.hpp"
 #include "ichseg/ops/common.hpp"
@@ -58,6 +60,12 @@ bool use_winograd(const Conv2dGeometry& g, const Conv2dParams& p) {
     if (a == ConvAlgorithm::Winograd) return ok;
     return a == ConvAlgorithm::Auto && ok && cpu::winograd::preferred(g);
 }
+/// Whether this float convolution runs with BF16 products (cpu/conv2d_bf16.hpp): precision() is BF16, the
+/// algorithm is Auto, and cpu::conv_bf16::chosen() says the direct BF16 kernels pay for this geometry.
+inline bool use_bf16(const Conv2dGeometry& g, const Conv2dParams& p) {
+    return precision() == Precision::BF16 && requested_algorithm(p) == ConvAlgorithm::Auto &&
+           cpu::conv_bf16::chosen(g, cpu::bf16_kernel());
+}
 /// Whether Auto runs this float convolution with the single-channel loops (the U-Net's input layer).
 inline bool use_single_channel(const Conv2dGeometry& g, const Conv2dParams& p) {
     return requested_algorithm(p) == ConvAlgorithm::Auto && cpu::single_channel::applicable(g);
@@ -99,6 +107,12 @@ Tensor<T> conv2d_fprop(const Tensor<T>& x_in, const Tensor<T>& w_in, const Tenso
     Tensor<T> y = Tensor<T>::empty({g.N, g.K, g.P, g.Q});
     const T* bp = b.defined() ? b.data() : nullptr;
     if constexpr (std::is_same_v<T, float>) {
+#if ICHSEG_CPU_BF16
+        if (detail::use_bf16(g, p)) {
+            cpu::conv_bf16::conv2d_fprop(g, x.data(), w.data(), bp, y.data());
+            return y;
+        }
+#endif
         if (detail::use_winograd<T>(g, p)) {
             cpu::winograd::conv2d_fprop(g, x.data(), w.data(), bp, y.data());
             return y;
@@ -130,6 +144,12 @@ Tensor<T> conv2d_dgrad(const Tensor<T>& dy_in, const Tensor<T>& w_in, const Shap
     Tensor<T> dy = detail::cpu_input(op, dy_in), w = detail::cpu_input(op, w_in);
     Tensor<T> dx = Tensor<T>::empty(x_shape);
     if constexpr (std::is_same_v<T, float>) {
+#if ICHSEG_CPU_BF16
+        if (detail::use_bf16(g, p)) {
+            cpu::conv_bf16::conv2d_dgrad(g, dy.data(), w.data(), dx.data());
+            return dx;
+        }
+#endif
         if (detail::use_winograd<T>(g, p)) {
             cpu::winograd::conv2d_dgrad(g, dy.data(), w.data(), dx.data());
             return dx;
@@ -161,6 +181,12 @@ std::pair<Tensor<T>, Tensor<T>> conv2d_wgrad(const Tensor<T>& dy_in, const Tenso
     if (with_bias) db = Tensor<T>::empty({g.K});
     T* dbp = with_bias ? db.data() : nullptr;
     if constexpr (std::is_same_v<T, float>) {
+#if ICHSEG_CPU_BF16
+        if (detail::use_bf16(g, p)) {
+            cpu::conv_bf16::conv2d_wgrad(g, dy.data(), x.data(), dw.data(), dbp);
+            return {dw, db};
+        }
+#endif
         if (detail::use_winograd<T>(g, p)) {
             cpu::winograd::conv2d_wgrad(g, dy.data(), x.data(), dw.data(), dbp);
             return {dw, db};

@@ -13,7 +13,9 @@
 /// is conv_transpose2d_dgrad and conv_transpose2d_wgrad.
 #pragma once
 
+#include "ichseg/core/precision.hpp"
 #include "ichseg/cpu/conv_transpose2d.hpp"
+#include "ichseg/cpu/conv_transpose2d_bf16.hpp"
 #include "ichseg/ops/conv2d.hpp"
 #if ICHSEG_WITH_CUDA
 #include "ichseg/cuda/conv_transpose2d.hpp"
@@ -31,6 +33,12 @@ namespace detail {
 inline bool convt2x2_applies(Device dev, const Shape& w, const ConvTranspose2dParams& p) {
     return dev.is_cpu() && w.size() == 4 && w[2] == 2 && w[3] == 2 && p.stride_h == 2 && p.stride_w == 2 &&
            p.pad_h == 0 && p.pad_w == 0 && p.output_pad_h == 0 && p.output_pad_w == 0;
+}
+/// Whether the 2x2 case runs with BF16 products (cpu/conv_transpose2d_bf16.hpp): float, precision() BF16 and a
+/// build with BF16 product instructions (AMX or AVX512_BF16: both beat the FP32 GEMM on these shapes).
+template <class T>
+bool convt2x2_bf16() {
+    return std::is_same_v<T, float> && precision() == Precision::BF16 && cpu::bf16_available();
 }
 }  // namespace detail
 
@@ -64,6 +72,14 @@ Tensor<T> conv_transpose2d_fprop(const Tensor<T>& x, const Tensor<T>& w, const T
     if (detail::convt2x2_applies(dev, w.shape(), p)) {
         const Tensor<T> xc = x.contiguous(), wc = w.contiguous(), bc = b.defined() ? b.contiguous() : Tensor<T>();
         Tensor<T> y = Tensor<T>::empty(ys);
+#if ICHSEG_CPU_BF16
+        if constexpr (std::is_same_v<T, float>)
+            if (detail::convt2x2_bf16<T>()) {
+                cpu::convt2x2_bf16::fprop({ys[0], w.size(0), ys[1], x.size(2), x.size(3)}, xc.data(), wc.data(),
+                                          bc.defined() ? bc.data() : nullptr, y.data());
+                return y;
+            }
+#endif
         cpu::convt2x2::fprop<T>({ys[0], w.size(0), ys[1], x.size(2), x.size(3)}, xc.data(), wc.data(),
                                 bc.defined() ? bc.data() : nullptr, y.data());
         return y;
@@ -90,6 +106,14 @@ Tensor<T> conv_transpose2d_dgrad(const Tensor<T>& dy, const Tensor<T>& w, const 
         detail::convt2x2_applies(dev, w.shape(), p)) {
         const Tensor<T> dyc = dy.contiguous(), wc = w.contiguous();
         Tensor<T> dx = Tensor<T>::empty({dy.size(0), w.size(0), dy.size(2) / 2, dy.size(3) / 2});
+#if ICHSEG_CPU_BF16
+        if constexpr (std::is_same_v<T, float>)
+            if (detail::convt2x2_bf16<T>()) {
+                cpu::convt2x2_bf16::dgrad({dy.size(0), w.size(0), w.size(1), dy.size(2) / 2, dy.size(3) / 2},
+                                          dyc.data(), wc.data(), dx.data());
+                return dx;
+            }
+#endif
         cpu::convt2x2::dgrad<T>({dy.size(0), w.size(0), w.size(1), dy.size(2) / 2, dy.size(3) / 2}, dyc.data(),
                                 wc.data(), dx.data());
         return dx;
@@ -110,8 +134,17 @@ std::pair<Tensor<T>, Tensor<T>> conv_transpose2d_wgrad(const Tensor<T>& dy, cons
         detail::convt2x2_applies(dev, w_shape, p)) {
         const Tensor<T> dyc = dy.contiguous(), xc = x.contiguous();
         dw = Tensor<T>::empty(w_shape);
-        cpu::convt2x2::wgrad<T>({x.size(0), x.size(1), dy.size(1), x.size(2), x.size(3)}, dyc.data(), xc.data(),
-                                dw.data());
+        const cpu::convt2x2::Geometry cg{x.size(0), x.size(1), dy.size(1), x.size(2), x.size(3)};
+        bool done = false;
+#if ICHSEG_CPU_BF16
+        if constexpr (std::is_same_v<T, float>) {
+            if (detail::convt2x2_bf16<T>()) {
+                cpu::convt2x2_bf16::wgrad(cg, dyc.data(), xc.data(), dw.data());
+                done = true;
+            }
+        }
+#endif
+        if (!done) cpu::convt2x2::wgrad<T>(cg, dyc.data(), xc.data(), dw.data());
     } else {
         dw = conv2d_wgrad(x, dy, w_shape, p.as_conv(), false).first;
     }

@@ -46,12 +46,15 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ichseg/core/device_choice.hpp"
 #include "ichseg/core/error.hpp"
 #include "ichseg/core/parallel.hpp"
+#include "ichseg/core/precision.hpp"
+#include "ichseg/cpu/bf16.hpp"
 #include "ichseg/data/resize.hpp"
 #include "ichseg/data/window.hpp"
 #include "ichseg/io/volume.hpp"
@@ -79,6 +82,10 @@ struct SegmenterOptions {
     /// Where the networks run: "auto" (the GPU when this program was built with the CUDA backend and a device is
     /// present, else the CPU), "cpu", or "cuda" (an error when no GPU can be used).
     std::string device = "auto";
+    /// Product precision of the CPU forward passes (core/precision.hpp): FP32, or BF16 products with FP32
+    /// accumulation (where the CPU build lacks BF16 instructions, FP32; `describe()` and the CLI say which).
+    /// Default: the process default (FP32, or the environment variable ICHSEG_PRECISION).
+    Precision precision = default_precision();
 };
 
 /// Reported during `segment`: stage is "ich", "icm_tissue", "icm_bone" (slices done / total of that network)
@@ -305,6 +312,8 @@ public:
         j["batch_size"] = opt_.batch_size;
         j["threads"] = num_threads();
         j["device"] = device_.is_cuda() ? "cuda" : "cpu";
+        j["precision"] = precision_name(opt_.precision);
+        if (!device_.is_cuda()) j["precision_detail"] = cpu::describe_precision(opt_.precision);
         return j;
     }
 
@@ -319,6 +328,11 @@ public:
         if (opt_.check_hu) check_hu_plausible(ct);
         const int64_t nz = ct.nz(), ny = ct.ny(), nx = ct.nx();
         SegmentationResult r;
+        const PrecisionGuard precision_guard(opt_.precision);
+#if ICHSEG_WITH_CUDA
+        std::optional<cuda::PrecisionGuard> cuda_precision;  // BF16 on a GPU: the CUDA backend's BF16 policy
+        if (device_.is_cuda() && opt_.precision == Precision::BF16) cuda_precision.emplace(cuda::Precision::BF16);
+#endif
         const auto t0 = std::chrono::steady_clock::now();
         const int n_nets = has_icm() ? 3 : 1;
         int net_index = 0;

@@ -26,9 +26,19 @@
 #include <vector>
 
 #include "ichseg/core/error.hpp"
+#include "ichseg/core/precision.hpp"
 #include "ichseg/io/files.hpp"
 #include "ichseg/nn/unet.hpp"
 #include "ichseg/study/builtin_profiles.hpp"
+
+namespace ichseg {
+/// The config key "precision" as JSON: "fp32" | "bf16"; any other value is an error naming the key.
+inline void to_json(nlohmann::json& j, Precision p) { j = precision_name(p); }
+inline void from_json(const nlohmann::json& j, Precision& p) {
+    ICHSEG_CHECK(j.is_string(), "key 'precision' must be \"fp32\" or \"bf16\", got ", j.dump());
+    p = parse_precision(j.get<std::string>(), "key 'precision'");
+}
+}  // namespace ichseg
 
 namespace ichseg::study {
 
@@ -54,6 +64,7 @@ struct StudyConfig {
     uint64_t seed = 0;
     int threads = 0;              ///< compute threads (0 = all cores)
     int loader_threads = 0;       ///< batch-building threads
+    Precision precision = Precision::FP32;  ///< "fp32" | "bf16": product precision of training and evaluation
 
     // Networks (SPEC §3)
     int64_t input_size = 0;       ///< network input side (pixels)
@@ -188,6 +199,7 @@ void for_each_key(Config& c, F&& f) {
     f("seed", c.seed);
     f("threads", c.threads);
     f("loader_threads", c.loader_threads);
+    f("precision", c.precision);
     f("input_size", c.input_size);
     f("unet.base_width", c.unet.base_width);
     f("unet.depth", c.unet.depth);
@@ -269,6 +281,8 @@ inline void apply_json(StudyConfig& c, const nlohmann::json& j, const std::strin
             v = j.at(ptr).get<std::decay_t<decltype(v)>>();
         } catch (const nlohmann::json::exception&) {
             fail(where, ": key '", key, "' has the wrong type (", j.at(ptr).dump(), ")");
+        } catch (const Error& e) {  // a value the key's own parser refuses (precision)
+            fail(where, ": ", e.what());
         }
     });
 }

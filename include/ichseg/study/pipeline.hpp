@@ -34,6 +34,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -42,6 +43,8 @@
 #include "ichseg/core/device_choice.hpp"
 #include "ichseg/core/parallel.hpp"
 #include "ichseg/eval/budget_figure.hpp"
+#include "ichseg/core/precision.hpp"
+#include "ichseg/cpu/bf16.hpp"
 #include "ichseg/eval/figures.hpp"
 #include "ichseg/eval/kfold.hpp"
 #include "ichseg/eval/report.hpp"
@@ -56,6 +59,9 @@
 #include "ichseg/study/plan_status.hpp"
 #include "ichseg/study/training.hpp"
 #include "ichseg/study/work_queue.hpp"
+#if ICHSEG_WITH_CUDA
+#include "ichseg/cuda/runtime.hpp"
+#endif
 
 namespace ichseg::study {
 
@@ -250,6 +256,15 @@ public:
         check_config_record();
         check_phantom_record();
         log(dev_.describe("training"));
+        // Training and evaluation in the configured precision (CPU ops; on a GPU the CUDA backend's BF16 policy).
+        const PrecisionGuard precision_guard(c_.precision);
+#if ICHSEG_WITH_CUDA
+        std::optional<cuda::PrecisionGuard> cuda_precision;
+        if (dev_.is_cuda() && c_.precision == Precision::BF16) cuda_precision.emplace(cuda::Precision::BF16);
+        if (dev_.is_cuda()) log("precision ", precision_name(c_.precision), " (CUDA backend)");
+        else
+#endif
+        log(cpu::describe_precision(c_.precision));
         io::make_dirs(out("work"));
         plan_ = make_plan(o_, DataSizes{});
         QueueOptions qo;

@@ -58,6 +58,7 @@ inline train::FitOptions fit_options(const StudyConfig& c, const RunSpec& r) {
     o.checkpoint_every = c.checkpoint_every;
     o.progress = r.progress;
     o.keep_going = r.keep_going;
+    o.precision = c.precision;
     return o;
 }
 

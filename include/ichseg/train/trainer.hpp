@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "ichseg/core/precision.hpp"
 #include "ichseg/train/checkpoint.hpp"
 #include "ichseg/train/progress.hpp"
 
@@ -44,6 +45,10 @@ struct FitOptions {
     /// Asked before every batch and before every checkpoint; when it returns false, fit() throws train::Stopped
     /// without writing anything more (a study worker whose claim on the unit was taken over, study/work_queue.hpp).
     std::function<bool()> keep_going;
+    /// Product precision of the CPU ops during training (core/precision.hpp): FP32, or BF16 products with FP32
+    /// accumulation, master weights, batch-norm statistics, loss and optimiser state. Default: the process default
+    /// (FP32, or the environment variable ICHSEG_PRECISION).
+    Precision precision = default_precision();
 };
 
 /// Thrown by fit() when FitOptions::keep_going returned false.
@@ -83,6 +88,7 @@ FitResult fit(nn::Module<T>& model, optim::Adam<T>& opt, BatchSource<Batch>& dat
     r.start_batch = pos.batch;
     const int64_t nb = data.batches_per_epoch();
     ICHSEG_CHECK(nb > 0, "[", o.name, "] the training set yields no batch");
+    const PrecisionGuard precision_guard(o.precision);  // forward and backward of every step
     Progress prog(o.name, o.epochs, nb, o.progress_interval_s, o.progress);
     prog.set_remaining(static_cast<int64_t>(o.epochs - pos.epoch) * nb - pos.batch);
     model.train();
