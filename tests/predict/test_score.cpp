@@ -92,6 +92,7 @@ TEST_CASE("score a volume: the Segmenter's mask against known ground truth, with
     v.ct = b.ct;
     v.ich = b.blood;
     v.brain = b.blood;
+    v.brain.voxels = b.blood.voxels.clone();  // a Mask copy shares its voxels: fill a copy of its own
     v.brain.voxels.fill_(1);
     v.labels = io::IchLabels::negative();
     v.labels.any = 1;
@@ -163,7 +164,8 @@ TEST_CASE("ichseg_score: JSON and CSV agree, kept volumes are reused with the sa
     std::ifstream f1(dir / "s1/score_volumes.csv");
     std::stringstream c1;
     c1 << f1.rdbuf();
-    CHECK(std::count(c1.str().begin(), c1.str().end(), '\n') == 5);  // header + 4 volumes
+    const std::string csv1 = c1.str();  // one string: str() returns a new copy on every call
+    CHECK(std::count(csv1.begin(), csv1.end(), '\n') == 5);  // header + 4 volumes
     CHECK(std::filesystem::exists(dir / "vol/manifest.json"));
     // the same run again reads the kept volumes: identical CSV; existing outputs need --overwrite
     const test::ProgramRun r2 = run(dir / "s2");

@@ -93,7 +93,7 @@ TEST_CASE("segmenter: ICM keeps hemorrhage only inside tissue-window OR bone-win
     // device choice: test_predict is built without the CUDA backend, so "auto" is the CPU and "cuda" is refused
     predict::SegmenterOptions dev_opt;
     dev_opt.device = "gpu0";
-    CHECK_THROWS_WITH(Segmenter(cm.ich(0.8), "", "", dev_opt), Catch::Contains("auto, cpu or cuda") && Catch::Contains("'gpu0'"));
+    CHECK_THROWS_WITH(Segmenter(cm.ich(0.8), "", "", dev_opt), Catch::Contains("auto, cpu, cuda or cuda:N") && Catch::Contains("'gpu0'"));
     dev_opt.device = "cuda";
     CHECK_THROWS_WITH(Segmenter(cm.ich(0.8), "", "", dev_opt), Catch::Contains("device 'cuda' requested"));
     dev_opt.device = "auto";

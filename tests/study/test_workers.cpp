@@ -96,7 +96,7 @@ std::vector<std::string> plan_keys(const std::string& cfg, const std::string& da
     return keys;
 }
 
-TEST_CASE("three workers, one killed with -9 inside a unit, write the Table 3 of one process; each unit once",
+TEST_CASE("three workers, one killed with -9 inside a unit, write the Table 3 of one process and run each unit once",
           "[study][workers]") {
     const std::string dir = fresh_dir("three");
     // The tiny profile with a longer ICM tissue stage and a checkpoint after every batch, so that the kill lands
@@ -187,7 +187,7 @@ TEST_CASE("three workers, one killed with -9 inside a unit, write the Table 3 of
     CHECK(text.find("times: at the rate measured on cpu (") != std::string::npos);
 }
 
-TEST_CASE("--plan before a run: units, dependencies, states and FLOPs; nothing is run or written", "[study][workers]") {
+TEST_CASE("the plan (--plan) before a run: units, dependencies, states and FLOPs, and nothing is run or written", "[study][workers]") {
     const std::string dir = fresh_dir("plan");
     const std::string log = dir + "/plan.log";
     const std::vector<std::string> args{ICHSEG_REPRODUCE_EXE, "--plan", "--profile", "tiny", "--label-budget", "--data",
