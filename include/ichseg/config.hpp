@@ -1,5 +1,6 @@
 /// @file config.hpp
-/// @brief Version, host/device function markers and a human-readable build summary (`ichseg::build_info()`).
+/// @brief Version, host/device function markers, a human-readable build summary (`ichseg::build_info()`) and the
+/// switch between header-only and compiled float instantiations (ICHSEG_EXTERN_TEMPLATES).
 #pragma once
 
 #include <string>
@@ -17,23 +18,6 @@
 
 #ifndef ICHSEG_WITH_CUDA
 #define ICHSEG_WITH_CUDA 0
-#endif
-
-// ICHSEG_EXTERN_TEMPLATES=1 (an INTERFACE definition of the CMake target ichseg::float): the float instantiations
-// of the library's templates (the module classes, the ops and losses at both levels, Adam, the heavy CPU kernels)
-// are declared `extern template` and taken from the compiled library instead of being compiled again in every
-// translation unit. Each header that has such templates ends with a block
-//   #if ICHSEG_EXTERN_TEMPLATES
-//   ICHSEG_EXTERN_TEMPLATE template class Conv2d<float>;
-//   #endif
-// ICHSEG_EXTERN_TEMPLATE is `extern` for a consumer; the library's sources (src/float/) set it empty for the
-// headers they instantiate, so each block is the one list of both the declarations and the definitions.
-// Without the macro (the default) the headers are used as they always were: header-only, nothing to link.
-#ifndef ICHSEG_EXTERN_TEMPLATES
-#define ICHSEG_EXTERN_TEMPLATES 0
-#endif
-#ifndef ICHSEG_EXTERN_TEMPLATE
-#define ICHSEG_EXTERN_TEMPLATE extern
 #endif
 
 namespace ichseg {
@@ -59,3 +43,20 @@ inline std::string build_info() {
 }
 
 }  // namespace ichseg
+
+// ICHSEG_EXTERN_TEMPLATES=1 (an INTERFACE definition of the CMake target ichseg::float): the float instantiations
+// of the library's templates (the module classes, the ops and losses at both levels, Adam, the heavy CPU kernels)
+// are declared `extern template` and taken from the compiled library instead of being compiled again in every
+// translation unit. Each header that has such templates ends with a block
+//   #if ICHSEG_EXTERN_TEMPLATES
+//   ICHSEG_EXTERN_TEMPLATE template class Conv2d<float>;
+//   #endif
+// ICHSEG_EXTERN_TEMPLATE is `extern` for a consumer; the library's sources (src/float/) set it empty for the
+// headers they instantiate, so each block is the one list of both the declarations and the definitions.
+// Without the macro (the default) the headers are used as they always were: header-only, nothing to link.
+#ifndef ICHSEG_EXTERN_TEMPLATES
+#define ICHSEG_EXTERN_TEMPLATES 0
+#endif
+#ifndef ICHSEG_EXTERN_TEMPLATE
+#define ICHSEG_EXTERN_TEMPLATE extern
+#endif
