@@ -1,6 +1,5 @@
 /// @file config.hpp
-/// @brief Version, host/device function markers, a human-readable build summary (`ichseg::build_info()`) and the
-/// switch between header-only and compiled float instantiations (ICHSEG_EXTERN_TEMPLATES).
+/// @brief Version, host/device markers, a build summary (`ichseg::build_info()`), the extern-template switch.
 #pragma once
 
 #include <string>
