@@ -1,5 +1,5 @@
 # ICHSEG_FLOAT = ON | OFF: target ichseg::float, the float instantiations of the library's templates (the module
-# classes, both levels of every op and loss, Adam, the heavy CPU kernels), compiled once from src/float/. A program
+# classes, both levels of every op and loss, Adam, the heavy CPU kernels), compiled once from src/ichseg_float.cpp. A program
 # that links it compiles the headers with ICHSEG_EXTERN_TEMPLATES=1, so these templates are declared
 # `extern template` there and taken from the library: a program that includes ichseg/ichseg.hpp and trains a
 # UNet<float> compiles several times faster (docs/performance.md). A program that links only ichseg::ichseg is
@@ -14,9 +14,7 @@ option(ICHSEG_FLOAT "Build ichseg::float, the compiled float instantiations (fas
 set(ICHSEG_FLOAT_ENABLED OFF)
 if(ICHSEG_FLOAT)
     set(ICHSEG_FLOAT_ENABLED ON)
-    add_library(ichseg_float STATIC ${CMAKE_CURRENT_SOURCE_DIR}/src/float/kernels.cpp
-                                    ${CMAKE_CURRENT_SOURCE_DIR}/src/float/ops.cpp
-                                    ${CMAKE_CURRENT_SOURCE_DIR}/src/float/nn.cpp)
+    add_library(ichseg_float STATIC ${CMAKE_CURRENT_SOURCE_DIR}/src/ichseg_float.cpp)
     add_library(ichseg::float ALIAS ichseg_float)
     set_target_properties(ichseg_float PROPERTIES EXPORT_NAME float POSITION_INDEPENDENT_CODE ON)
     target_link_libraries(ichseg_float PUBLIC ichseg PRIVATE $<BUILD_INTERFACE:ichseg_internal_flags>)

@@ -50,8 +50,9 @@ inline std::string build_info() {
 //   #if ICHSEG_EXTERN_TEMPLATES
 //   ICHSEG_EXTERN_TEMPLATE template class Conv2d<float>;
 //   #endif
-// ICHSEG_EXTERN_TEMPLATE is `extern` for a consumer; the library's sources (src/float/) set it empty for the
-// headers they instantiate, so each block is the one list of both the declarations and the definitions.
+// ICHSEG_EXTERN_TEMPLATE is `extern` for a consumer; the library's source (src/ichseg_float.cpp) sets it empty, so
+// each block is the one list of both the declarations and the definitions. A block goes at the end of a header
+// that the umbrella ichseg.hpp reaches (the library includes the umbrella).
 // Without the macro (the default) the headers are used as they always were: header-only, nothing to link.
 #ifndef ICHSEG_EXTERN_TEMPLATES
 #define ICHSEG_EXTERN_TEMPLATES 0

@@ -37,7 +37,7 @@ void linear_wgrad(const LinearGeometry& g, const T* dy, const T* x, T* dw, T* db
 
 }  // namespace ichseg::cpu
 
-// Compiled once into ichseg::float (src/float/) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg::cpu {
 ICHSEG_EXTERN_TEMPLATE template void linear_fwd<float>(const LinearGeometry&, const float*, const float*, const float*, float*);

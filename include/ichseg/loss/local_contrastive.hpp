@@ -106,7 +106,7 @@ Var<T> local_contrastive_loss(const Var<T>& f1, const Var<T>& f2, const Tensor<i
 
 }  // namespace ichseg
 
-// Compiled once into ichseg::float (src/float/) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg {
 ICHSEG_EXTERN_TEMPLATE template LossAndGrad<float> local_contrastive_loss_value_and_grad<float>(const Tensor<float>&, const Tensor<float>&,

@@ -134,7 +134,7 @@ TransferReport load_matching(Module<T>& m, const std::string& path) {
 
 }  // namespace ichseg::nn
 
-// Compiled once into ichseg::float (src/float/) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg::nn {
 ICHSEG_EXTERN_TEMPLATE template void add_state_dict<float>(io::SafetensorsWriter&, const Module<float>&, const std::string&);

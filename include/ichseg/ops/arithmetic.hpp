@@ -109,7 +109,7 @@ Var<T> mean(const Var<T>& a) {
 
 }  // namespace ichseg
 
-// Compiled once into ichseg::float (src/float/) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg {
 ICHSEG_EXTERN_TEMPLATE template Tensor<float> add_fwd<float>(const Tensor<float>&, const Tensor<float>&);

@@ -170,7 +170,7 @@ Var<T> batchnorm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta, Ten
 
 }  // namespace ichseg
 
-// Compiled once into ichseg::float (src/float/) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg {
 ICHSEG_EXTERN_TEMPLATE template BatchNorm2dForward<float> batchnorm2d_fwd_train<float>(const Tensor<float>&, const Tensor<float>&,

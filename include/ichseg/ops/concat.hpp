@@ -125,7 +125,7 @@ Var<T> concat(const std::vector<Var<T>>& xs, int64_t dim = 1) {
 
 }  // namespace ichseg
 
-// Compiled once into ichseg::float (src/float/) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg {
 ICHSEG_EXTERN_TEMPLATE template Tensor<float> concat_fwd<float>(const std::vector<Tensor<float>>&, int64_t);

@@ -181,7 +181,7 @@ Var<T> conv_transpose2d(const Var<T>& x, const Var<T>& w, const Var<T>& b, const
 
 }  // namespace ichseg
 
-// Compiled once into ichseg::float (src/float/) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg {
 ICHSEG_EXTERN_TEMPLATE template Tensor<float> conv_transpose2d_fprop<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>&,

@@ -58,7 +58,7 @@ Var<T> dropout(const Var<T>& x, double p, bool training, Generator& gen) {
 
 }  // namespace ichseg
 
-// Compiled once into ichseg::float (src/float/) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg {
 ICHSEG_EXTERN_TEMPLATE template Tensor<float> dropout_fwd<float>(const Tensor<float>&, const DropoutMask&);

@@ -112,7 +112,7 @@ Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
 
 }  // namespace ichseg
 
-// Compiled once into ichseg::float (src/float/) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg {
 ICHSEG_EXTERN_TEMPLATE template Tensor<float> linear_fwd<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>&);

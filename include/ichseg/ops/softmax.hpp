@@ -65,7 +65,7 @@ Var<T> softmax(const Var<T>& x) {
 
 }  // namespace ichseg
 
-// Compiled once into ichseg::float (src/float/) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg {
 ICHSEG_EXTERN_TEMPLATE template Tensor<float> softmax_fwd<float>(const Tensor<float>&);
