@@ -1,6 +1,6 @@
 # ICHSEG_FLOAT = ON | OFF: target ichseg::float, the float instantiations of the library's templates (the module
-# classes, both levels of every op and loss, Adam, the heavy CPU kernels), compiled once from src/ichseg_float.cpp. A program
-# that links it compiles the headers with ICHSEG_EXTERN_TEMPLATES=1, so these templates are declared
+# classes, both levels of every op and loss, Adam, the heavy CPU kernels), compiled once from src/ichseg_float.cpp.
+# A program that links it compiles the headers with ICHSEG_EXTERN_TEMPLATES=1, so these templates are declared
 # `extern template` there and taken from the library: a program that includes ichseg/ichseg.hpp and trains a
 # UNet<float> compiles several times faster (docs/performance.md). A program that links only ichseg::ichseg is
 # unchanged (header-only). include/ichseg/config.hpp describes the scheme.
@@ -10,7 +10,10 @@
 # themselves and the library's copies are built for one instruction set (the linker keeps one copy of each; with
 # two instruction sets it could pick the wrong one). Configure with -DICHSEG_NATIVE_ARCH=OFF for a portable library.
 # When the CUDA backend is built, ichseg::float is compiled with its dispatch and links ichseg::cuda.
-option(ICHSEG_FLOAT "Build ichseg::float, the compiled float instantiations (faster builds of programs that link it)" ON)
+# Default ON when ichseg is the top-level project (it is then installed with the package), OFF under
+# add_subdirectory, where a parent that wants it sets ICHSEG_FLOAT=ON.
+option(ICHSEG_FLOAT "Build ichseg::float, the compiled float instantiations (faster builds of programs that link it)"
+       ${ICHSEG_TOP_LEVEL})
 set(ICHSEG_FLOAT_ENABLED OFF)
 if(ICHSEG_FLOAT)
     set(ICHSEG_FLOAT_ENABLED ON)

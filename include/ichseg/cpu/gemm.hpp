@@ -39,7 +39,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 // Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg::cpu {
-ICHSEG_EXTERN_TEMPLATE template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
-                                          float*, int64_t);
+ICHSEG_EXTERN_TEMPLATE template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                                                 const float*, int64_t, float, float*, int64_t);
 }  // namespace ichseg::cpu
 #endif

@@ -217,7 +217,8 @@ public:
 };
 
 template <class T>
-PartialUNet<T>::PartialUNet(const UNetConfig& cfg, int64_t n_decoder, std::vector<int64_t> head_widths, Generator& gen) {
+PartialUNet<T>::PartialUNet(const UNetConfig& cfg, int64_t n_decoder, std::vector<int64_t> head_widths,
+                            Generator& gen) {
     cfg.validate();
     ICHSEG_CHECK(n_decoder >= 1 && n_decoder <= cfg.depth - 1, "PartialUNet: ", n_decoder,
                  " decoder blocks requested, but depth ", cfg.depth, " allows 1..", cfg.depth - 1);
@@ -230,7 +231,8 @@ PartialUNet<T>::PartialUNet(const UNetConfig& cfg, int64_t n_decoder, std::vecto
     projection_head = this->register_module("projection_head", std::make_shared<Sequential<T>>());
     for (size_t i = 0; i + 1 < head_widths.size(); ++i) {
         if (i > 0) projection_head->push_back(std::make_shared<ReLU<T>>());
-        projection_head->push_back(std::make_shared<Conv2d<T>>(head_widths[i], head_widths[i + 1], 1, Conv2dParams{}, true, gen));
+        projection_head->push_back(
+            std::make_shared<Conv2d<T>>(head_widths[i], head_widths[i + 1], 1, Conv2dParams{}, true, gen));
     }
 }
 template <class T>
