@@ -36,12 +36,14 @@ python3 tools/check_warnings.py build-asan-output.log
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan -j "$JOBS" --timeout 1800 -LE slow
 
-echo "== [3/4] Consumer project: find_package(ichseg) + target_link_libraries(app ichseg::ichseg)"
+echo "== [3/4] Consumer project: find_package(ichseg) + target_link_libraries(app ichseg::ichseg), and ichseg::float"
 rm -rf build/install build-consumer
 cmake --install build --prefix "$PWD/build/install" > /dev/null
 cmake -S tests/consumer -B build-consumer -DCMAKE_PREFIX_PATH="$PWD/build/install" > /dev/null
 cmake --build build-consumer -j "$JOBS"
 ./build-consumer/ichseg_consumer
+# The same program linked with ichseg::float (the float templates declared extern, compiled once in the package).
+./build-consumer/ichseg_consumer_float
 
 echo "== [4/4] Short fuzz runs of the file readers"
 if [ -x tools/fuzz.sh ]; then bash tools/fuzz.sh; else echo "(no fuzz targets yet)"; fi

@@ -1,5 +1,5 @@
 /// @file config.hpp
-/// @brief Version, host/device function markers and a human-readable build summary (`ichseg::build_info()`).
+/// @brief Version, host/device markers, a build summary (`ichseg::build_info()`), the extern-template switch.
 #pragma once
 
 #include <string>
@@ -42,3 +42,21 @@ inline std::string build_info() {
 }
 
 }  // namespace ichseg
+
+// ICHSEG_EXTERN_TEMPLATES=1 (an INTERFACE definition of the CMake target ichseg::float): the float instantiations
+// of the library's templates (the module classes, the ops and losses at both levels, Adam, the heavy CPU kernels)
+// are declared `extern template` and taken from the compiled library instead of being compiled again in every
+// translation unit. Each header that has such templates ends with a block
+//   #if ICHSEG_EXTERN_TEMPLATES
+//   ICHSEG_EXTERN_TEMPLATE template class Conv2d<float>;
+//   #endif
+// ICHSEG_EXTERN_TEMPLATE is `extern` for a consumer; the library's source (src/ichseg_float.cpp) sets it empty, so
+// each block is the one list of both the declarations and the definitions. A block goes at the end of a header
+// that the umbrella ichseg.hpp reaches (the library includes the umbrella).
+// Without the macro (the default) the headers are used as they always were: header-only, nothing to link.
+#ifndef ICHSEG_EXTERN_TEMPLATES
+#define ICHSEG_EXTERN_TEMPLATES 0
+#endif
+#ifndef ICHSEG_EXTERN_TEMPLATE
+#define ICHSEG_EXTERN_TEMPLATE extern
+#endif

@@ -243,3 +243,12 @@ void Var<T>::backward(const Tensor<T>& seed) const {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template struct Node<float>;
+ICHSEG_EXTERN_TEMPLATE template class Var<float>;
+ICHSEG_EXTERN_TEMPLATE template void detail::accumulate<float>(Tensor<float>&, const Tensor<float>&);
+}  // namespace ichseg
+#endif

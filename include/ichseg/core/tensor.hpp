@@ -272,3 +272,11 @@ std::string describe(const Tensor<T>& t) {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template class Tensor<float>;
+ICHSEG_EXTERN_TEMPLATE template std::string describe<float>(const Tensor<float>&);
+}  // namespace ichseg
+#endif

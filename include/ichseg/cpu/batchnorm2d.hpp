@@ -160,3 +160,18 @@ void batchnorm2d_infer_stats(int64_t C, const T* running_mean, const T* running_
 }
 
 }  // namespace ichseg::cpu
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::cpu {
+ICHSEG_EXTERN_TEMPLATE template void batchnorm2d_fwd_train<float>(const BatchNorm2dGeometry&, const float*,
+                                                                  const float*, const float*, double, double, float*,
+                                                                  float*, float*, float*, float*, bool);
+ICHSEG_EXTERN_TEMPLATE template void batchnorm2d_fwd_infer<float>(const BatchNorm2dGeometry&, const float*,
+                                                                  const float*, const float*, double, const float*,
+                                                                  const float*, float*, bool);
+ICHSEG_EXTERN_TEMPLATE template void batchnorm2d_bwd<float>(const BatchNorm2dGeometry&, const float*, const float*,
+                                                            const float*, const float*, const float*, const float*,
+                                                            bool, bool, float*, float*, float*);
+}  // namespace ichseg::cpu
+#endif

@@ -200,3 +200,14 @@ void conv2d_wgrad(const Conv2dGeometry& g, const T* dy, const T* x, T* dw, T* db
 }
 
 }  // namespace ichseg::cpu
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::cpu {
+ICHSEG_EXTERN_TEMPLATE template void conv2d_fprop<float>(const Conv2dGeometry&, const float*, const float*,
+                                                         const float*, float*);
+ICHSEG_EXTERN_TEMPLATE template void conv2d_dgrad<float>(const Conv2dGeometry&, const float*, const float*, float*);
+ICHSEG_EXTERN_TEMPLATE template void conv2d_wgrad<float>(const Conv2dGeometry&, const float*, const float*, float*,
+                                                         float*);
+}  // namespace ichseg::cpu
+#endif

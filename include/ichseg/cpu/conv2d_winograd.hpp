@@ -635,3 +635,15 @@ inline void conv2d_wgrad(const Conv2dGeometry& g, const float* dy, const float* 
 }  // namespace ichseg::cpu::winograd
 
 #undef ICHSEG_UNROLL
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::cpu::winograd::detail {
+ICHSEG_EXTERN_TEMPLATE template void fprop<F2>(const Conv2dGeometry&, const float*, const float*, const float*, float*);
+ICHSEG_EXTERN_TEMPLATE template void fprop<F4>(const Conv2dGeometry&, const float*, const float*, const float*, float*);
+ICHSEG_EXTERN_TEMPLATE template void dgrad<F2>(const Conv2dGeometry&, const float*, const float*, float*);
+ICHSEG_EXTERN_TEMPLATE template void dgrad<F4>(const Conv2dGeometry&, const float*, const float*, float*);
+ICHSEG_EXTERN_TEMPLATE template void wgrad<F2>(const Conv2dGeometry&, const float*, const float*, float*);
+ICHSEG_EXTERN_TEMPLATE template void wgrad<F4>(const Conv2dGeometry&, const float*, const float*, float*);
+}  // namespace ichseg::cpu::winograd::detail
+#endif

@@ -164,3 +164,16 @@ void channel_sum(int64_t N, int64_t C, int64_t HW, const T* dy, T* db) {
 }
 
 }  // namespace ichseg::cpu
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::cpu::convt2x2 {
+ICHSEG_EXTERN_TEMPLATE template void detail::interleave_rows<float>(const Geometry&, const float*, int64_t, int64_t,
+                                                                    const float*, float*);
+ICHSEG_EXTERN_TEMPLATE template void detail::deinterleave_rows<float>(const Geometry&, const float*, int64_t, int64_t,
+                                                                      float*);
+ICHSEG_EXTERN_TEMPLATE template void fprop<float>(const Geometry&, const float*, const float*, const float*, float*);
+ICHSEG_EXTERN_TEMPLATE template void dgrad<float>(const Geometry&, const float*, const float*, float*);
+ICHSEG_EXTERN_TEMPLATE template void wgrad<float>(const Geometry&, const float*, const float*, float*);
+}  // namespace ichseg::cpu::convt2x2
+#endif

@@ -3,6 +3,7 @@
 /// (callers split work across threads themselves so that results do not depend on scheduling).
 #pragma once
 
+#include "ichseg/config.hpp"
 #include "ichseg/core/eigen.hpp"
 #include <cstdint>
 
@@ -34,3 +35,11 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 }
 
 }  // namespace ichseg::cpu
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::cpu {
+ICHSEG_EXTERN_TEMPLATE template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                                                 const float*, int64_t, float, float*, int64_t);
+}  // namespace ichseg::cpu
+#endif

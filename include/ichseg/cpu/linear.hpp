@@ -36,3 +36,14 @@ void linear_wgrad(const LinearGeometry& g, const T* dy, const T* x, T* dw, T* db
 }
 
 }  // namespace ichseg::cpu
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::cpu {
+ICHSEG_EXTERN_TEMPLATE template void linear_fwd<float>(const LinearGeometry&, const float*, const float*, const float*,
+                                                       float*);
+ICHSEG_EXTERN_TEMPLATE template void linear_dgrad<float>(const LinearGeometry&, const float*, const float*, float*);
+ICHSEG_EXTERN_TEMPLATE template void linear_wgrad<float>(const LinearGeometry&, const float*, const float*, float*,
+                                                         float*);
+}  // namespace ichseg::cpu
+#endif

@@ -155,3 +155,11 @@ void max_pool2d_bwd(const Pool2dGeometry& g, const T* dy, const T* x, T* dx) {
 }
 
 }  // namespace ichseg::cpu
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::cpu {
+ICHSEG_EXTERN_TEMPLATE template void max_pool2d_fwd<float>(const Pool2dGeometry&, const float*, float*);
+ICHSEG_EXTERN_TEMPLATE template void max_pool2d_bwd<float>(const Pool2dGeometry&, const float*, const float*, float*);
+}  // namespace ichseg::cpu
+#endif

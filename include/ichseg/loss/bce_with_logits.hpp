@@ -60,3 +60,14 @@ Var<T> bce_with_logits_loss(const Var<T>& logits, const Tensor<T>& targets, cons
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template LossAndGrad<float> bce_with_logits_loss_value_and_grad<float>(const Tensor<float>&,
+                                                                                              const Tensor<float>&,
+                                                                                              const Tensor<float>&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> bce_with_logits_loss<float>(const Var<float>&, const Tensor<float>&,
+                                                                       const Tensor<float>&);
+}  // namespace ichseg
+#endif

@@ -56,3 +56,11 @@ inline Tensor<int64_t> indices_on(const Tensor<int64_t>& t, const Tensor<int64_t
 }  // namespace detail
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::detail {
+ICHSEG_EXTERN_TEMPLATE template Var<float> record_loss<float>(const char*, LossAndGrad<float>,
+                                                              const std::vector<const Var<float>*>&);
+}  // namespace ichseg::detail
+#endif

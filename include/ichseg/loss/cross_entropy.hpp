@@ -60,3 +60,12 @@ Var<T> cross_entropy_loss(const Var<T>& logits, const Tensor<int64_t>& labels) {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template LossAndGrad<float> cross_entropy_loss_value_and_grad<float>(const Tensor<float>&,
+                                                                                            const Tensor<int64_t>&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> cross_entropy_loss<float>(const Var<float>&, const Tensor<int64_t>&);
+}  // namespace ichseg
+#endif

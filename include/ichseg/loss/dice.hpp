@@ -64,3 +64,14 @@ Var<T> multilabel_dice_loss(const Var<T>& logits, const Tensor<T>& targets, doub
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template LossAndGrad<float> dice_loss_value_and_grad<float>(const Tensor<float>&,
+                                                                                   const Tensor<float>&,
+                                                                                   const DiceParams&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> dice_loss<float>(const Var<float>&, const Tensor<float>&, const DiceParams&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> multilabel_dice_loss<float>(const Var<float>&, const Tensor<float>&, double);
+}  // namespace ichseg
+#endif

@@ -105,3 +105,14 @@ Var<T> local_contrastive_loss(const Var<T>& f1, const Var<T>& f2, const Tensor<i
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template LossAndGrad<float> local_contrastive_loss_value_and_grad<float>(
+    const Tensor<float>&, const Tensor<float>&, const Tensor<int64_t>&, const LocalContrastiveParams&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> local_contrastive_loss<float>(const Var<float>&, const Var<float>&,
+                                                                         const Tensor<int64_t>&,
+                                                                         const LocalContrastiveParams&);
+}  // namespace ichseg
+#endif

@@ -47,3 +47,12 @@ Var<T> mse_loss(const Var<T>& y, const Tensor<T>& target) {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template LossAndGrad<float> mse_loss_value_and_grad<float>(const Tensor<float>&,
+                                                                                  const Tensor<float>&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> mse_loss<float>(const Var<float>&, const Tensor<float>&);
+}  // namespace ichseg
+#endif

@@ -58,3 +58,11 @@ Var<T> nt_xent_loss(const Var<T>& z, double tau = 0.1) {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template LossAndGrad<float> nt_xent_loss_value_and_grad<float>(const Tensor<float>&, double);
+ICHSEG_EXTERN_TEMPLATE template Var<float> nt_xent_loss<float>(const Var<float>&, double);
+}  // namespace ichseg
+#endif

@@ -48,3 +48,13 @@ private:
 };
 
 }  // namespace ichseg::nn
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::nn {
+ICHSEG_EXTERN_TEMPLATE template class ReLU<float>;
+ICHSEG_EXTERN_TEMPLATE template class Sigmoid<float>;
+ICHSEG_EXTERN_TEMPLATE template class Identity<float>;
+ICHSEG_EXTERN_TEMPLATE template class Dropout<float>;
+}  // namespace ichseg::nn
+#endif

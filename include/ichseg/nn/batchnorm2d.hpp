@@ -42,3 +42,10 @@ private:
 };
 
 }  // namespace ichseg::nn
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::nn {
+ICHSEG_EXTERN_TEMPLATE template class BatchNorm2d<float>;
+}  // namespace ichseg::nn
+#endif

@@ -133,3 +133,18 @@ TransferReport load_matching(Module<T>& m, const std::string& path) {
 }
 
 }  // namespace ichseg::nn
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::nn {
+ICHSEG_EXTERN_TEMPLATE template void add_state_dict<float>(io::SafetensorsWriter&, const Module<float>&,
+                                                           const std::string&);
+ICHSEG_EXTERN_TEMPLATE template void save_state_dict<float>(const Module<float>&, const std::string&,
+                                                            const std::map<std::string, std::string>&);
+ICHSEG_EXTERN_TEMPLATE template void load_state_dict<float>(Module<float>&, const io::SafetensorsFile&,
+                                                            const std::string&, bool);
+ICHSEG_EXTERN_TEMPLATE template void load_state_dict<float>(Module<float>&, const std::string&);
+ICHSEG_EXTERN_TEMPLATE template TransferReport load_matching<float>(Module<float>&, const io::SafetensorsFile&);
+ICHSEG_EXTERN_TEMPLATE template TransferReport load_matching<float>(Module<float>&, const std::string&);
+}  // namespace ichseg::nn
+#endif

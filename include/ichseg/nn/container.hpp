@@ -43,3 +43,11 @@ private:
 };
 
 }  // namespace ichseg::nn
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::nn {
+ICHSEG_EXTERN_TEMPLATE template class Sequential<float>;
+ICHSEG_EXTERN_TEMPLATE template class ModuleList<float>;
+}  // namespace ichseg::nn
+#endif

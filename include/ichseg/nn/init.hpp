@@ -24,3 +24,10 @@ Tensor<T> uniform_tensor(const Shape& shape, double bound, Generator& gen) {
 inline double default_init_bound(int64_t fan_in) { return fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0; }
 
 }  // namespace ichseg::nn
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::nn {
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> uniform_tensor<float>(const Shape&, double, Generator&);
+}  // namespace ichseg::nn
+#endif

@@ -134,3 +134,10 @@ private:
 
 }  // namespace nn
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::nn {
+ICHSEG_EXTERN_TEMPLATE template class Module<float>;
+}  // namespace ichseg::nn
+#endif

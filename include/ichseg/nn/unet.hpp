@@ -132,13 +132,8 @@ public:
 template <class T = float>
 class UNet : public Module<T> {
 public:
-    explicit UNet(const UNetConfig& cfg = {}, Generator& gen = default_generator()) : cfg_(cfg) {
-        cfg.validate();
-        encoder = this->register_module("encoder", std::make_shared<UNetEncoder<T>>(cfg, gen));
-        decoder = this->register_module("decoder", std::make_shared<UNetDecoder<T>>(cfg, cfg.depth - 1, gen));
-        head = this->register_module("head", std::make_shared<Conv2d<T>>(cfg.base_width, cfg.out_channels, 1,
-                                                                          Conv2dParams{}, true, gen));
-    }
+    explicit UNet(const UNetConfig& cfg = {}, Generator& gen = default_generator());
+    ~UNet() override;
     /// Logits (before the sigmoid).
     Var<T> forward_logits(const Var<T>& x) { return head->forward(decoder->forward_features(encoder->forward_features(x))); }
     Var<T> forward(const Var<T>& x) override {
@@ -156,6 +151,20 @@ private:
     UNetConfig cfg_;
 };
 
+// The networks' constructors and destructors are defined outside their classes: an in-class body is inline, and
+// GCC compiles an inline member of an `extern template` class in every translation unit that calls it, so a
+// program built with ICHSEG_EXTERN_TEMPLATES (ichseg::float) would still compile the whole tree of modules.
+template <class T>
+UNet<T>::UNet(const UNetConfig& cfg, Generator& gen) : cfg_(cfg) {
+    cfg.validate();
+    encoder = this->register_module("encoder", std::make_shared<UNetEncoder<T>>(cfg, gen));
+    decoder = this->register_module("decoder", std::make_shared<UNetDecoder<T>>(cfg, cfg.depth - 1, gen));
+    head = this->register_module("head", std::make_shared<Conv2d<T>>(cfg.base_width, cfg.out_channels, 1,
+                                                                      Conv2dParams{}, true, gen));
+}
+template <class T>
+UNet<T>::~UNet() = default;
+
 /// Encoder -> global average pool -> MLP head `mlp_head` (Linear, ReLU, Linear, ...; no activation after the last).
 /// Global contrastive: {512, 512, 128}; binary: {512, 1024, 256, 2}; multi-label: {512, 1024, 256, 7}.
 /// The three network types name their last part differently (UNet `head`, EncoderMLP `mlp_head`, PartialUNet
@@ -163,17 +172,8 @@ private:
 template <class T = float>
 class EncoderMLP : public Module<T> {
 public:
-    EncoderMLP(const UNetConfig& cfg, const std::vector<int64_t>& head_widths, Generator& gen = default_generator()) {
-        cfg.validate();
-        ICHSEG_CHECK(head_widths.size() >= 2 && head_widths.front() == cfg.width(cfg.depth - 1),
-                     "EncoderMLP: head widths must start at the bottleneck width ", cfg.width(cfg.depth - 1));
-        encoder = this->register_module("encoder", std::make_shared<UNetEncoder<T>>(cfg, gen));
-        mlp_head = this->register_module("mlp_head", std::make_shared<Sequential<T>>());
-        for (size_t i = 0; i + 1 < head_widths.size(); ++i) {
-            if (i > 0) mlp_head->push_back(std::make_shared<ReLU<T>>());
-            mlp_head->push_back(std::make_shared<Linear<T>>(head_widths[i], head_widths[i + 1], true, gen));
-        }
-    }
+    EncoderMLP(const UNetConfig& cfg, const std::vector<int64_t>& head_widths, Generator& gen = default_generator());
+    ~EncoderMLP() override;
     /// The pooled bottleneck (N, width): the representation shown in the t-SNE plots.
     Var<T> features(const Var<T>& x) { return global_avg_pool(encoder->forward(x)); }
     Var<T> forward(const Var<T>& x) override { return mlp_head->forward(features(x)); }
@@ -183,28 +183,29 @@ public:
     std::shared_ptr<Sequential<T>> mlp_head;
 };
 
+template <class T>
+EncoderMLP<T>::EncoderMLP(const UNetConfig& cfg, const std::vector<int64_t>& head_widths, Generator& gen) {
+    cfg.validate();
+    ICHSEG_CHECK(head_widths.size() >= 2 && head_widths.front() == cfg.width(cfg.depth - 1),
+                 "EncoderMLP: head widths must start at the bottleneck width ", cfg.width(cfg.depth - 1));
+    encoder = this->register_module("encoder", std::make_shared<UNetEncoder<T>>(cfg, gen));
+    mlp_head = this->register_module("mlp_head", std::make_shared<Sequential<T>>());
+    for (size_t i = 0; i + 1 < head_widths.size(); ++i) {
+        if (i > 0) mlp_head->push_back(std::make_shared<ReLU<T>>());
+        mlp_head->push_back(std::make_shared<Linear<T>>(head_widths[i], head_widths[i + 1], true, gen));
+    }
+}
+template <class T>
+EncoderMLP<T>::~EncoderMLP() = default;
+
 /// Encoder + the first n_decoder decoder blocks + a 1x1-conv `projection_head` (default 64 -> 128 -> 32 for the
 /// paper's widths: Conv2d, ReLU, Conv2d).
 template <class T = float>
 class PartialUNet : public Module<T> {
 public:
     PartialUNet(const UNetConfig& cfg, int64_t n_decoder = 3, std::vector<int64_t> head_widths = {},
-                Generator& gen = default_generator()) {
-        cfg.validate();
-        ICHSEG_CHECK(n_decoder >= 1 && n_decoder <= cfg.depth - 1, "PartialUNet: ", n_decoder,
-                     " decoder blocks requested, but depth ", cfg.depth, " allows 1..", cfg.depth - 1);
-        const int64_t feat = cfg.width(cfg.depth - 1 - n_decoder);
-        if (head_widths.empty()) head_widths = {feat, 2 * feat, feat / 2};
-        ICHSEG_CHECK(head_widths.size() >= 2 && head_widths.front() == feat, "PartialUNet: head widths must start at ",
-                     feat, " (the width after ", n_decoder, " decoder blocks)");
-        encoder = this->register_module("encoder", std::make_shared<UNetEncoder<T>>(cfg, gen));
-        decoder = this->register_module("decoder", std::make_shared<UNetDecoder<T>>(cfg, n_decoder, gen));
-        projection_head = this->register_module("projection_head", std::make_shared<Sequential<T>>());
-        for (size_t i = 0; i + 1 < head_widths.size(); ++i) {
-            if (i > 0) projection_head->push_back(std::make_shared<ReLU<T>>());
-            projection_head->push_back(std::make_shared<Conv2d<T>>(head_widths[i], head_widths[i + 1], 1, Conv2dParams{}, true, gen));
-        }
-    }
+                Generator& gen = default_generator());
+    ~PartialUNet() override;
     Var<T> forward(const Var<T>& x) override {
         return projection_head->forward(decoder->forward_features(encoder->forward_features(x)));
     }
@@ -215,4 +216,39 @@ public:
     std::shared_ptr<Sequential<T>> projection_head;
 };
 
+template <class T>
+PartialUNet<T>::PartialUNet(const UNetConfig& cfg, int64_t n_decoder, std::vector<int64_t> head_widths,
+                            Generator& gen) {
+    cfg.validate();
+    ICHSEG_CHECK(n_decoder >= 1 && n_decoder <= cfg.depth - 1, "PartialUNet: ", n_decoder,
+                 " decoder blocks requested, but depth ", cfg.depth, " allows 1..", cfg.depth - 1);
+    const int64_t feat = cfg.width(cfg.depth - 1 - n_decoder);
+    if (head_widths.empty()) head_widths = {feat, 2 * feat, feat / 2};
+    ICHSEG_CHECK(head_widths.size() >= 2 && head_widths.front() == feat, "PartialUNet: head widths must start at ",
+                 feat, " (the width after ", n_decoder, " decoder blocks)");
+    encoder = this->register_module("encoder", std::make_shared<UNetEncoder<T>>(cfg, gen));
+    decoder = this->register_module("decoder", std::make_shared<UNetDecoder<T>>(cfg, n_decoder, gen));
+    projection_head = this->register_module("projection_head", std::make_shared<Sequential<T>>());
+    for (size_t i = 0; i + 1 < head_widths.size(); ++i) {
+        if (i > 0) projection_head->push_back(std::make_shared<ReLU<T>>());
+        projection_head->push_back(
+            std::make_shared<Conv2d<T>>(head_widths[i], head_widths[i + 1], 1, Conv2dParams{}, true, gen));
+    }
+}
+template <class T>
+PartialUNet<T>::~PartialUNet() = default;
+
 }  // namespace ichseg::nn
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::nn {
+ICHSEG_EXTERN_TEMPLATE template class DownBlock<float>;
+ICHSEG_EXTERN_TEMPLATE template class UpBlock<float>;
+ICHSEG_EXTERN_TEMPLATE template class UNetEncoder<float>;
+ICHSEG_EXTERN_TEMPLATE template class UNetDecoder<float>;
+ICHSEG_EXTERN_TEMPLATE template class UNet<float>;
+ICHSEG_EXTERN_TEMPLATE template class EncoderMLP<float>;
+ICHSEG_EXTERN_TEMPLATE template class PartialUNet<float>;
+}  // namespace ichseg::nn
+#endif

@@ -108,3 +108,19 @@ Var<T> mean(const Var<T>& a) {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> add_fwd<float>(const Tensor<float>&, const Tensor<float>&);
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> mul_fwd<float>(const Tensor<float>&, const Tensor<float>&);
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> scale_fwd<float>(const Tensor<float>&, float);
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> sum_fwd<float>(const Tensor<float>&);
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> sum_bwd<float>(const Tensor<float>&, const Shape&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> add<float>(const Var<float>&, const Var<float>&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> mul<float>(const Var<float>&, const Var<float>&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> scale<float>(const Var<float>&, float);
+ICHSEG_EXTERN_TEMPLATE template Var<float> sum<float>(const Var<float>&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> mean<float>(const Var<float>&);
+}  // namespace ichseg
+#endif

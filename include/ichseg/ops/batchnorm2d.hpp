@@ -169,3 +169,23 @@ Var<T> batchnorm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta, Ten
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template BatchNorm2dForward<float> batchnorm2d_fwd_train<float>(const Tensor<float>&,
+                                                                                       const Tensor<float>&,
+                                                                                       const Tensor<float>&,
+                                                                                       Tensor<float>, Tensor<float>,
+                                                                                       const BatchNorm2dParams&);
+ICHSEG_EXTERN_TEMPLATE template BatchNorm2dForward<float> batchnorm2d_fwd_infer<float>(
+    const Tensor<float>&, const Tensor<float>&, const Tensor<float>&, const Tensor<float>&, const Tensor<float>&,
+    const BatchNorm2dParams&);
+ICHSEG_EXTERN_TEMPLATE template BatchNorm2dGrads<float> batchnorm2d_bwd<float>(
+    const Tensor<float>&, const Tensor<float>&, const Tensor<float>&, const Tensor<float>&, const Tensor<float>&,
+    const Tensor<float>&, bool, const BatchNorm2dParams&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> batchnorm2d<float>(const Var<float>&, const Var<float>&, const Var<float>&,
+                                                              Tensor<float>, Tensor<float>, bool,
+                                                              const BatchNorm2dParams&);
+}  // namespace ichseg
+#endif

@@ -124,3 +124,13 @@ Var<T> concat(const std::vector<Var<T>>& xs, int64_t dim = 1) {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> concat_fwd<float>(const std::vector<Tensor<float>>&, int64_t);
+ICHSEG_EXTERN_TEMPLATE template std::vector<Tensor<float>> concat_bwd<float>(const Tensor<float>&,
+                                                                             const std::vector<int64_t>&, int64_t);
+ICHSEG_EXTERN_TEMPLATE template Var<float> concat<float>(const std::vector<Var<float>>&, int64_t);
+}  // namespace ichseg
+#endif

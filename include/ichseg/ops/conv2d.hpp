@@ -223,3 +223,19 @@ Var<T> conv2d(const Var<T>& x, const Var<T>& w, const Var<T>& b, const Conv2dPar
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> conv2d_fprop<float>(const Tensor<float>&, const Tensor<float>&,
+                                                                  const Tensor<float>&, const Conv2dParams&);
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> conv2d_dgrad<float>(const Tensor<float>&, const Tensor<float>&,
+                                                                  const Shape&, const Conv2dParams&);
+ICHSEG_EXTERN_TEMPLATE template std::pair<Tensor<float>, Tensor<float>> conv2d_wgrad<float>(const Tensor<float>&,
+                                                                                            const Tensor<float>&,
+                                                                                            const Shape&,
+                                                                                            const Conv2dParams&, bool);
+ICHSEG_EXTERN_TEMPLATE template Var<float> conv2d<float>(const Var<float>&, const Var<float>&, const Var<float>&,
+                                                         const Conv2dParams&);
+}  // namespace ichseg
+#endif

@@ -180,3 +180,18 @@ Var<T> conv_transpose2d(const Var<T>& x, const Var<T>& w, const Var<T>& b, const
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> conv_transpose2d_fprop<float>(const Tensor<float>&, const Tensor<float>&,
+                                                                            const Tensor<float>&,
+                                                                            const ConvTranspose2dParams&);
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> conv_transpose2d_dgrad<float>(const Tensor<float>&, const Tensor<float>&,
+                                                                            const ConvTranspose2dParams&);
+ICHSEG_EXTERN_TEMPLATE template std::pair<Tensor<float>, Tensor<float>> conv_transpose2d_wgrad<float>(
+    const Tensor<float>&, const Tensor<float>&, const Shape&, const ConvTranspose2dParams&, bool);
+ICHSEG_EXTERN_TEMPLATE template Var<float> conv_transpose2d<float>(const Var<float>&, const Var<float>&,
+                                                                   const Var<float>&, const ConvTranspose2dParams&);
+}  // namespace ichseg
+#endif

@@ -57,3 +57,12 @@ Var<T> dropout(const Var<T>& x, double p, bool training, Generator& gen) {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> dropout_fwd<float>(const Tensor<float>&, const DropoutMask&);
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> dropout_bwd<float>(const Tensor<float>&, const DropoutMask&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> dropout<float>(const Var<float>&, double, bool, Generator&);
+}  // namespace ichseg
+#endif

@@ -67,3 +67,12 @@ Var<T> global_avg_pool(const Var<T>& x) {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> global_avg_pool_fwd<float>(const Tensor<float>&);
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> global_avg_pool_bwd<float>(const Tensor<float>&, const Shape&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> global_avg_pool<float>(const Var<float>&);
+}  // namespace ichseg
+#endif

@@ -111,3 +111,15 @@ Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> linear_fwd<float>(const Tensor<float>&, const Tensor<float>&,
+                                                                const Tensor<float>&);
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> linear_dgrad<float>(const Tensor<float>&, const Tensor<float>&);
+ICHSEG_EXTERN_TEMPLATE template std::pair<Tensor<float>, Tensor<float>> linear_wgrad<float>(const Tensor<float>&,
+                                                                                            const Tensor<float>&, bool);
+ICHSEG_EXTERN_TEMPLATE template Var<float> linear<float>(const Var<float>&, const Var<float>&, const Var<float>&);
+}  // namespace ichseg
+#endif

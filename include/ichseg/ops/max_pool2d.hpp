@@ -76,3 +76,13 @@ Var<T> max_pool2d(const Var<T>& x, const MaxPool2dParams& p = {}) {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> max_pool2d_fwd<float>(const Tensor<float>&, const MaxPool2dParams&);
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> max_pool2d_bwd<float>(const Tensor<float>&, const Tensor<float>&,
+                                                                    const MaxPool2dParams&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> max_pool2d<float>(const Var<float>&, const MaxPool2dParams&);
+}  // namespace ichseg
+#endif

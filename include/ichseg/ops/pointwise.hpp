@@ -34,3 +34,11 @@ Tensor<T> pointwise_map(PointwiseMap m, const Tensor<T>& a, const Tensor<T>& b =
 }
 
 }  // namespace ichseg::detail
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::detail {
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> pointwise_map<float>(PointwiseMap, const Tensor<float>&,
+                                                                   const Tensor<float>&);
+}  // namespace ichseg::detail
+#endif

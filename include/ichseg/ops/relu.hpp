@@ -26,3 +26,12 @@ Var<T> relu(const Var<T>& x) {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> relu_fwd<float>(const Tensor<float>&);
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> relu_bwd<float>(const Tensor<float>&, const Tensor<float>&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> relu<float>(const Var<float>&);
+}  // namespace ichseg
+#endif

@@ -28,3 +28,11 @@ Var<T> flatten(const Var<T>& x) {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template Var<float> reshape<float>(const Var<float>&, const Shape&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> flatten<float>(const Var<float>&);
+}  // namespace ichseg
+#endif

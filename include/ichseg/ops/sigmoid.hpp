@@ -27,3 +27,12 @@ Var<T> sigmoid(const Var<T>& x) {
 }
 
 }  // namespace ichseg
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg {
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> sigmoid_fwd<float>(const Tensor<float>&);
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> sigmoid_bwd<float>(const Tensor<float>&, const Tensor<float>&);
+ICHSEG_EXTERN_TEMPLATE template Var<float> sigmoid<float>(const Var<float>&);
+}  // namespace ichseg
+#endif

@@ -123,3 +123,13 @@ private:
 };
 
 }  // namespace ichseg::optim
+
+// Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
+#if ICHSEG_EXTERN_TEMPLATES
+namespace ichseg::optim {
+ICHSEG_EXTERN_TEMPLATE template void adam_update<float>(Tensor<float>&, const Tensor<float>&, Tensor<float>&,
+                                                        Tensor<float>&, const AdamStep<float>&);
+ICHSEG_EXTERN_TEMPLATE template class Adam<float>;
+ICHSEG_EXTERN_TEMPLATE template class ExponentialLR<float>;
+}  // namespace ichseg::optim
+#endif
