@@ -6,8 +6,6 @@
 //           bits 3-4 fragments - 1;   byte 1: Rows - 1 (1..64);   byte 2: Columns - 1 (1..64);
 //   byte 3: BitsStored - 1 (clamped to BitsAllocated).
 // Any ichseg::Error is an accepted outcome; a crash, sanitizer report, hang or runaway allocation is a bug.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -15,25 +13,10 @@
 
 #include "ichseg/io/dicom.hpp"
 
-namespace {
-struct TempDir {
-    std::string path;
-    explicit TempDir(const char* pattern) {
-        std::string t = pattern;
-        const char* d = mkdtemp(&t[0]);
-        path = d ? d : "/tmp";
-    }
-    ~TempDir() {
-        if (path != "/tmp") {
-            std::remove((path + "/in.dcm").c_str());
-            ::rmdir(path.c_str());
-        }
-    }
-};
-}  // namespace
+#include "fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    static const TempDir tmp("/tmp/ichseg-fuzz-j2k-XXXXXX");
+    static const fuzz::TempDir tmp("/tmp/ichseg-fuzz-j2k-XXXXXX");
     if (size < 4) return 0;
     ichseg::io::set_log_level(ichseg::io::LogLevel::off);
     ichseg::io::DicomWriteSpec w;

@@ -6,38 +6,18 @@
 // or runaway allocation is a bug. (The network itself is not built here: ichseg's operators use GCC extensions
 // that clang, the fuzzing compiler, does not have; nn/model_file.hpp's load_model builds it only after these
 // checks passed.)
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <string>
 
 #include "ichseg/nn/model_info.hpp"
 
-namespace {
-struct TempDir {
-    std::string path;
-    explicit TempDir(const char* pattern) {
-        std::string t = pattern;
-        const char* d = mkdtemp(&t[0]);
-        path = d ? d : "/tmp";
-    }
-    ~TempDir() {
-        if (path != "/tmp") {
-            std::remove((path + "/model.safetensors").c_str());
-            ::rmdir(path.c_str());
-        }
-    }
-};
-}  // namespace
+#include "fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    static const TempDir tmp("/tmp/ichseg-fuzz-model-XXXXXX");
+    static const fuzz::TempDir tmp("/tmp/ichseg-fuzz-model-XXXXXX");
     const std::string path = tmp.path + "/model.safetensors";
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f) return 0;
-    if (size) std::fwrite(data, 1, size, f);
-    std::fclose(f);
+    if (!fuzz::write_input(path, data, size)) return 0;
     try {
         const ichseg::io::SafetensorsFile s = ichseg::io::SafetensorsFile::read(path);
         for (const auto& k : s.keys()) {  // every tensor converts (dtype, shape and offsets were validated)
