@@ -37,8 +37,8 @@ int main(int argc, char** argv) {
     int threads = 0;
     bool quiet = false, plan = false, plan_summary = false;
     app.add_option("--profile", profile,
-                   "built-in settings (examples/configs/<name>.json, embedded at build time): quick (2-core CPU), "
-                   "paper (SPEC §5, GPU), tiny (tests)")
+                   "built-in settings (examples/configs/<name>.json, embedded at build time): quick (smoke test, "
+                   "~5 min on 2 cores), standard (128 px, <= 2 h on 2 cores), paper (SPEC §5, GPU), tiny (tests)")
         ->check(CLI::IsMember(study::profile_names()));
     app.add_option("--config", config_file,
                    "JSON file overriding keys of its \"profile\" (default: --profile); a copy of "
