@@ -66,14 +66,27 @@ void batchnorm2d_fwd_train(const BatchNorm2dGeometry& g, const T* x, const T* ga
     }, 4 * g.N * g.C * g.HW);
 }
 
+/// The affine map the inference forward applies to channel c, y = x * scale + shift: scale = gamma / sqrt(var + eps),
+/// shift = beta - mean * scale, computed in double and rounded once each. gamma / beta may be null (1 / 0).
+/// Shared with the convolution's batch-norm epilogue (ops/conv2d.hpp, conv2d_bn_fprop_infer), so both use the same
+/// values: the shift is one explicit fused multiply-add, which the compiler cannot contract differently at the two
+/// call sites (beta - mean * scale cancels when beta is close to mean * scale, where the choice would show).
+template <class T>
+void batchnorm2d_infer_affine(int64_t c, const T* gamma, const T* beta, double eps, const T* running_mean,
+                              const T* running_var, T& scale, T& shift) {
+    const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
+    const double s = invstd * (gamma ? static_cast<double>(gamma[c]) : 1.0);
+    scale = static_cast<T>(s);
+    shift = static_cast<T>(std::fma(-static_cast<double>(running_mean[c]), s, beta ? static_cast<double>(beta[c]) : 0.0));
+}
+
 /// Inference forward with the running statistics.
 template <class T>
 void batchnorm2d_fwd_infer(const BatchNorm2dGeometry& g, const T* x, const T* gamma, const T* beta, double eps,
                            const T* running_mean, const T* running_var, T* y, bool relu) {
     parallel_for(g.C, [&](int64_t c) {
-        const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
-        const T a = static_cast<T>(invstd * (gamma ? gamma[c] : 1.0));
-        const T b = static_cast<T>((beta ? beta[c] : 0.0) - running_mean[c] * invstd * (gamma ? gamma[c] : 1.0));
+        T a, b;
+        batchnorm2d_infer_affine(c, gamma, beta, eps, running_mean, running_var, a, b);
         for (int64_t n = 0; n < g.N; ++n) {
             const T* xp = x + (n * g.C + c) * g.HW;
             T* yp = y + (n * g.C + c) * g.HW;

@@ -5,6 +5,8 @@
 /// workspace and multiplies it with the weights. wgrad keeps one partial dW per thread and sums the partials
 /// in thread order, so results are bitwise reproducible for a fixed thread count. Stride-1 dgrad is the
 /// fprop of dy with the 180-degree-rotated, channel-transposed weights; other strides use GEMM + col2im.
+/// fprop takes an optional per-channel epilogue (cpu/conv2d_epilogue.hpp), applied to each task's output block
+/// right after the bias, while the block is in cache.
 #pragma once
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 
 #include "ichseg/core/parallel.hpp"
 #include "ichseg/core/tensor.hpp"
+#include "ichseg/cpu/conv2d_epilogue.hpp"
 #include "ichseg/cpu/gemm.hpp"
 #include "ichseg/cpu/workspace.hpp"
 #include "ichseg/params/conv2d.hpp"
@@ -84,9 +87,9 @@ inline int64_t rows_per_task(const Conv2dGeometry& g, std::size_t elem) {
 
 }  // namespace detail
 
-/// y = conv(x, w) + b. x: (N,C,H,W), w: (K,C,R,S), b: (K) or null, y: (N,K,P,Q) preallocated.
+/// y = conv(x, w) + b. x: (N,C,H,W), w: (K,C,R,S), b: (K) or null, y: (N,K,P,Q) preallocated; then `ep`.
 template <class T>
-void conv2d_fprop(const Conv2dGeometry& g, const T* x, const T* w, const T* b, T* y) {
+void conv2d_fprop(const Conv2dGeometry& g, const T* x, const T* w, const T* b, T* y, const ConvEpilogue<T>& ep = {}) {
     const int64_t rows = detail::rows_per_task(g, sizeof(T));
     const int64_t blocks = (g.P + rows - 1) / rows;
     const int64_t kdim = g.kdim(), PQ = g.P * g.Q;
@@ -110,6 +113,8 @@ void conv2d_fprop(const Conv2dGeometry& g, const T* x, const T* w, const T* b, T
                 const T bk = b[k];
                 for (int64_t i = 0; i < npix; ++i) row[i] += bk;
             }
+        if (ep.active())
+            for (int64_t k = 0; k < g.K; ++k) conv_epilogue_inplace(ep, k, y_blk + k * PQ, npix);
     }, g.N * g.K * g.P * g.Q * kdim);
 }
 
@@ -205,7 +210,7 @@ void conv2d_wgrad(const Conv2dGeometry& g, const T* dy, const T* x, T* dw, T* db
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg::cpu {
 ICHSEG_EXTERN_TEMPLATE template void conv2d_fprop<float>(const Conv2dGeometry&, const float*, const float*,
-                                                         const float*, float*);
+                                                         const float*, float*, const ConvEpilogue<float>&);
 ICHSEG_EXTERN_TEMPLATE template void conv2d_dgrad<float>(const Conv2dGeometry&, const float*, const float*, float*);
 ICHSEG_EXTERN_TEMPLATE template void conv2d_wgrad<float>(const Conv2dGeometry&, const float*, const float*, float*,
                                                          float*);

@@ -19,7 +19,8 @@
 ///   - wgrad: x plain, [n][c][grid] (A tiles: 16 c x 32 positions); dy transposed, [n][j / 2][k][j % 2].
 /// Work is split into tasks of (image, block of output strips) for fprop, and into blocks of positions (with
 /// per-thread partial sums reduced in thread order) or blocks of (c, k) for wgrad; results are bitwise
-/// reproducible for a fixed thread count.
+/// reproducible for a fixed thread count. fprop takes an optional per-channel epilogue (cpu/conv2d_epilogue.hpp),
+/// applied as the task's output block is copied into y (write_strips).
 #pragma once
 
 #include <algorithm>
@@ -31,6 +32,7 @@
 #include "ichseg/core/dtype.hpp"
 #include "ichseg/core/parallel.hpp"
 #include "ichseg/cpu/bf16.hpp"
+#include "ichseg/cpu/conv2d_epilogue.hpp"
 #include "ichseg/cpu/workspace.hpp"
 #include "ichseg/params/conv2d.hpp"
 
@@ -284,11 +286,12 @@ struct FpropShape {
 };
 
 /// Copies the output rows of channels [k0, k0 + kn) over strips [s0, s1) of image n from the task buffer
-/// (row kk of the block at obuf + kk * ldo, strip s at column 16 (s - s0)) into y, skipping invalid positions.
+/// (row kk of the block at obuf + kk * ldo, strip s at column 16 (s - s0)) into y, skipping invalid positions,
+/// applying the epilogue `ep` (of all Kout channels) on the way.
 /// Written channel by channel along the rows: storing the tiles straight into y would write 16 rows that lie one
 /// channel plane apart (a multiple of 4 KiB), which evict each other from L1 (a third of the kernel's time).
 inline void write_strips(const FpropShape& s, const float* obuf, int64_t ldo, int64_t n, int64_t k0, int64_t kn,
-                         int64_t s0, int64_t s1, float* y) {
+                         int64_t s0, int64_t s1, float* y, const ConvEpilogue<float>& ep) {
     const Grid& gr = s.gr;
     const int64_t HW = gr.H * gr.W;
     for (int64_t kk = 0; kk < kn; ++kk) {
@@ -300,7 +303,8 @@ inline void write_strips(const FpropShape& s, const float* obuf, int64_t ldo, in
             int64_t st = s0;
             while (st < s1) {
                 const int64_t h = st / per_row, w = (st % per_row) * 16, n_here = std::min(s1 - st, per_row - w / 16);
-                std::memcpy(yk + h * gr.W + w, src + (st - s0) * 16, sizeof(float) * 16 * n_here);
+                if (ep.active()) conv_epilogue_copy(ep, k0 + kk, src + (st - s0) * 16, yk + h * gr.W + w, 16 * n_here);
+                else std::memcpy(yk + h * gr.W + w, src + (st - s0) * 16, sizeof(float) * 16 * n_here);
                 st += n_here;
             }
             continue;
@@ -310,7 +314,11 @@ inline void write_strips(const FpropShape& s, const float* obuf, int64_t ldo, in
         int64_t j = jb, h = jb / gr.Wp, w = jb % gr.Wp;
         while (j < je && h < gr.H) {
             const int64_t len = std::min(je - j, gr.Wp - w);
-            if (w < gr.W) std::memcpy(yk + h * gr.W + w, src + (j - jb), sizeof(float) * std::min(len, gr.W - w));
+            if (w < gr.W) {
+                const int64_t cnt = std::min(len, gr.W - w);
+                if (ep.active()) conv_epilogue_copy(ep, k0 + kk, src + (j - jb), yk + h * gr.W + w, cnt);
+                else std::memcpy(yk + h * gr.W + w, src + (j - jb), sizeof(float) * cnt);
+            }
             j += len;
             ++h;
             w = 0;
@@ -334,7 +342,8 @@ inline int64_t task_ldo(int64_t per) { return per * 16 + 16; }
 /// or, with a single block of 16 output channels, C 0-2 (3 strips), A 3, B 4-6. The C tiles go to `obuf` (32 rows
 /// of `ldo` floats) and from there, per 32 channels, into y.
 inline void fprop_task_amx(const FpropShape& s, const uint16_t* P, const uint16_t* Wa, const float* biasT,
-                           int64_t n, int64_t s0, int64_t s1, float* obuf, int64_t ldo, float* y) {
+                           int64_t n, int64_t s0, int64_t s1, float* obuf, int64_t ldo, float* y,
+                           const ConvEpilogue<float>& ep) {
     const Grid& gr = s.gr;
     const int64_t ncb = s.Cinpad / s.cdepth, pstride = gr.plane * 4, wstride = s.Cinpad * 2, ostride = ldo * 4;
     const int64_t cb_pairs = s.cdepth / 2, nkb = s.Kpad / 16;
@@ -371,7 +380,7 @@ inline void fprop_task_amx(const FpropShape& s, const uint16_t* P, const uint16_
             _tile_stored(1, obuf + (sb - s0) * 16, ostride);
             _tile_stored(2, obuf + (sc - s0) * 16, ostride);
         }
-        write_strips(s, obuf, ldo, n, 0, std::min<int64_t>(16, s.Kout), s0, s1, y);
+        write_strips(s, obuf, ldo, n, 0, std::min<int64_t>(16, s.Kout), s0, s1, y, ep);
         return;
     }
     for (int64_t kb = 0; kb < nkb; kb += 2) {
@@ -412,7 +421,7 @@ inline void fprop_task_amx(const FpropShape& s, const uint16_t* P, const uint16_
             _tile_stored(2, o1 + (st - s0) * 16, ostride);
             _tile_stored(3, o1 + (sb - s0) * 16, ostride);
         }
-        write_strips(s, obuf, ldo, n, k0, std::clamp<int64_t>(s.Kout - k0, 0, k1 > k0 ? 32 : 16), s0, s1, y);
+        write_strips(s, obuf, ldo, n, k0, std::clamp<int64_t>(s.Kout - k0, 0, k1 > k0 ? 32 : 16), s0, s1, y, ep);
     }
 }
 
@@ -437,7 +446,7 @@ inline AmxConfig fprop_amx_config(const FpropShape& s) {
 /// VDPBF16PS fprop of one task: 8 output channels x 3 strips of 16 positions per register block, through `obuf`
 /// (8 rows of `ldo` floats) into y.
 inline void fprop_task_dot(const FpropShape& s, const uint16_t* P, const uint16_t* Wd, const float* bias, int64_t n,
-                           int64_t s0, int64_t s1, float* obuf, int64_t ldo, float* y) {
+                           int64_t s0, int64_t s1, float* obuf, int64_t ldo, float* y, const ConvEpilogue<float>& ep) {
     const Grid& gr = s.gr;
     const uint16_t* img = P + n * s.ncp * gr.plane * 2;
     for (int64_t k0 = 0; k0 < s.Kpad; k0 += 8) {
@@ -472,14 +481,14 @@ inline void fprop_task_dot(const FpropShape& s, const uint16_t* P, const uint16_
             for (int v = 0; v < 3; ++v)
                 for (int m = 0; m < 8; ++m) _mm512_storeu_ps(obuf + m * ldo + (sv[v] - s0) * 16, acc[m][v]);
         }
-        write_strips(s, obuf, ldo, n, k0, std::min<int64_t>(8, s.Kout - k0), s0, s1, y);
+        write_strips(s, obuf, ldo, n, k0, std::min<int64_t>(8, s.Kout - k0), s0, s1, y, ep);
     }
 }
 
 /// y (N, Kout, H, W) = conv3x3(x (N, Cin, H, W), filter) + bias, the filter given as w (Kout, Cin, 3, 3) or, with
-/// `rotate`, as the dgrad filter of w (Cin, Kout, 3, 3).
+/// `rotate`, as the dgrad filter of w (Cin, Kout, 3, 3); then the epilogue `ep`.
 inline void fprop_shaped(const float* x, const float* w, bool rotate, const float* bias, int64_t N, int64_t Cin,
-                         int64_t Kout, int64_t H, int64_t W, float* y) {
+                         int64_t Kout, int64_t H, int64_t W, float* y, const ConvEpilogue<float>& ep = {}) {
     const FpropShape s(N, Cin, Kout, H, W);
     const bool amx = bf16_kernel() == Bf16Kernel::Amx;
     std::vector<uint16_t>& Pbuf = caller_buffer<uint16_t>(0);
@@ -510,14 +519,14 @@ inline void fprop_shaped(const float* x, const float* w, bool rotate, const floa
             const AmxScope scope(fprop_amx_config(s));
             for (int64_t t = tb; t < te; ++t) {
                 const int64_t n = t / blocks, s0 = (t % blocks) * per;
-                fprop_task_amx(s, P, Wp, biasT, n, s0, std::min(s.strips, s0 + per), obuf, ldo, y);
+                fprop_task_amx(s, P, Wp, biasT, n, s0, std::min(s.strips, s0 + per), obuf, ldo, y, ep);
             }
             return;
         }
 #endif
         for (int64_t t = tb; t < te; ++t) {
             const int64_t n = t / blocks, s0 = (t % blocks) * per;
-            fprop_task_dot(s, P, Wp, bias, n, s0, std::min(s.strips, s0 + per), obuf, ldo, y);
+            fprop_task_dot(s, P, Wp, bias, n, s0, std::min(s.strips, s0 + per), obuf, ldo, y, ep);
         }
     }, N * Kout * Cin * H * W * 9);
 }
@@ -694,9 +703,10 @@ inline void wgrad(const float* dy, const float* x, int64_t N, int64_t C, int64_t
 
 }  // namespace detail
 
-/// y (N,K,H,W) = conv3x3(x, w) + b in BF16 products (b may be null).
-inline void conv2d_fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y) {
-    detail::fprop_shaped(x, w, false, b, g.N, g.C, g.K, g.H, g.W, y);
+/// y (N,K,H,W) = conv3x3(x, w) + b in BF16 products (b may be null), then the epilogue `ep` (FP32).
+inline void conv2d_fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y,
+                         const ConvEpilogue<float>& ep = {}) {
+    detail::fprop_shaped(x, w, false, b, g.N, g.C, g.K, g.H, g.W, y, ep);
 }
 /// dx (N,C,H,W) from dy (N,K,H,W): the convolution of dy with the rotated, transposed filter.
 inline void conv2d_dgrad(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {

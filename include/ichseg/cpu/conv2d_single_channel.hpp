@@ -6,7 +6,8 @@
 /// K x 9 result over every pixel (weight gradient): shapes Eigen's kernel runs at a fraction of its speed (53 and
 /// 21 GFLOP/s on the paper U-Net's first layer, docs/performance.md). Here each output row is nine shifted
 /// multiply-adds of three zero-padded input rows, eight pixels at a time.
-///   fprop: tasks of (image, block of rows); the rows are padded once per task and serve all K filters.
+///   fprop: tasks of (image, block of rows); the rows are padded once per task and serve all K filters. An
+///          optional per-channel epilogue (cpu/conv2d_epilogue.hpp) is applied to each output row as it is written.
 ///   wgrad: one task per output channel k, summing over every image and row; each row's eight-lane sums are
 ///          added to double accumulators, so the result does not depend on the thread count.
 #pragma once
@@ -46,8 +47,9 @@ inline void pad_rows(const float* x, int64_t H, int64_t W, int64_t r0, int64_t r
 }
 }  // namespace detail
 
-/// y (N, K, H, W) = conv(x (N, 1, H, W), w (K, 1, 3, 3)) + b; b may be null.
-inline void fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y) {
+/// y (N, K, H, W) = conv(x (N, 1, H, W), w (K, 1, 3, 3)) + b, then `ep`; b may be null.
+inline void fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y,
+                  const ConvEpilogue<float>& ep = {}) {
     using detail::v8f;
     const int64_t H = g.H, W = g.W, Wp = W + 2, HW = H * W;
     const int64_t rows = std::clamp<int64_t>(8192 / Wp, 1, H), blocks = (H + rows - 1) / rows;
@@ -77,6 +79,7 @@ inline void fprop(const Conv2dGeometry& g, const float* x, const float* w, const
                         for (int s = 0; s < 3; ++s) acc += wk[r * 3 + s] * rr[r][q + s];
                     out[q] = acc;
                 }
+                conv_epilogue_inplace(ep, k, out, W);
             }
         }
     }, g.N * g.K * HW * 9);

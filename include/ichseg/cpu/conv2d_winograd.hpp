@@ -13,7 +13,8 @@
 /// m*tx .. m*tx + alpha - 1; splitting each row into its m phases (p[j][q] = row[m q + j]) makes every access of
 /// the tile loops contiguous, so they vectorise across tiles. Float only. The transforms add rounding: a few ulp
 /// per element for m = 2 (points 0, +-1, +-1/2), roughly ten times more for m = 4 (points up to +-2, factors
-/// 1/24); the tests bound both against direct convolution.
+/// 1/24); the tests bound both against direct convolution. fprop takes an optional per-channel epilogue
+/// (cpu/conv2d_epilogue.hpp), applied by the output transform to each output row right after writing it.
 #pragma once
 
 #include <algorithm>
@@ -300,10 +301,10 @@ void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tili
 }
 
 /// y[k] rows of tile rows [ty0, ty1) from the transform-domain products Mt[xi * stride + k * ld + t]:
-/// Y = A^T m A (+ bias).
+/// Y = A^T m A (+ bias), then the epilogue `ep` on each row as it is written.
 template <class WT>
 void transform_output(const float* Mt, int64_t K, int64_t H, int64_t W, const Tiling& tl, int64_t ty0, int64_t ty1,
-                      const float* bias, float* y, int64_t ld, int64_t stride) {
+                      const float* bias, float* y, int64_t ld, int64_t stride, const ConvEpilogue<float>& ep) {
     constexpr int A = WT::alpha, M = WT::m;
     const int64_t TW = tl.TW;
     float* ph = thread_workspace<float>(static_cast<size_t>(M * M * TW), 2);  // [M rows][M phases][TW]
@@ -330,6 +331,7 @@ void transform_output(const float* Mt, int64_t K, int64_t H, int64_t W, const Ti
                 const int64_t oh = M * ty + a;
                 if (oh >= H) break;
                 merge_phases<M>(ph + a * M * TW, TW, W, y + (k * H + oh) * W);
+                conv_epilogue_inplace(ep, k, y + (k * H + oh) * W, W);
             }
         }
     }
@@ -439,10 +441,10 @@ inline std::pair<float*, float*> chunk_buffers(int a2, int64_t c1, int64_t c2, i
     return {buf.data(), buf.data() + a2 * plane_stride(c1 * nt)};
 }
 
-/// y (N,Kout,H,W) = conv(x (N,Cin,H,W), filter given as U[a*a][Kout][Cin]) + bias.
+/// y (N,Kout,H,W) = conv(x (N,Cin,H,W), filter given as U[a*a][Kout][Cin]) + bias, then the epilogue `ep`.
 template <class WT>
 void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int64_t H, int64_t W, const float* U,
-                       const float* bias, float* y) {
+                       const float* bias, float* y, const ConvEpilogue<float>& ep = {}) {
     constexpr int A2 = WT::alpha * WT::alpha;
     const Tiling tl(H, W, WT::m);
     const int64_t HW = H * W;
@@ -463,7 +465,7 @@ void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int
             parallel_for(images * Kout, [&](int64_t item) {
                 const int64_t i = item / Kout, k = item % Kout;
                 transform_output<WT>(Mt + k * nt + i * per_image, 1, H, W, tl, ch.ty0, ch.ty1,
-                                     bias ? bias + k : nullptr, y + ((ch.n0 + i) * Kout + k) * HW, nt, ms);
+                                     bias ? bias + k : nullptr, y + ((ch.n0 + i) * Kout + k) * HW, nt, ms, ep.from(k));
             }, nt * Kout * A2 * 4);
         }
         return;
@@ -479,7 +481,7 @@ void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int
         for (int xi = 0; xi < A2; ++xi)
             gemm<float>(false, false, Kout, nt, Cin, 1.f, U + xi * Kout * Cin, Cin, V + xi * vs, nt, 0.f,
                         Mt + xi * ms, nt);
-        transform_output<WT>(Mt, Kout, H, W, tl, ty0, ty1, bias, y + n * Kout * HW, nt, ms);
+        transform_output<WT>(Mt, Kout, H, W, tl, ty0, ty1, bias, y + n * Kout * HW, nt, ms, ep);
     }, N * Kout * Cin * HW);
 }
 
@@ -494,8 +496,9 @@ float* transformed_filter(const Conv2dGeometry& g, const float* w, bool rotate) 
 }
 
 template <class WT>
-void fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y) {
-    fprop_transformed<WT>(x, g.N, g.C, g.K, g.H, g.W, transformed_filter<WT>(g, w, false), b, y);
+void fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y,
+           const ConvEpilogue<float>& ep) {
+    fprop_transformed<WT>(x, g.N, g.C, g.K, g.H, g.W, transformed_filter<WT>(g, w, false), b, y, ep);
 }
 
 template <class WT>
@@ -600,10 +603,11 @@ void wgrad(const Conv2dGeometry& g, const float* dy, const float* x, float* dw) 
 
 /// y (N,K,H,W) = conv3x3(x, w) + b, with F(4x4) from 32 x 32 (use_f4) and F(2x2) below. F(4x4)'s forward
 /// rounding (~17 ulp of the output scale, 5x im2col's) keeps the U-Net parity test at the level of direct
-/// convolution (docs/ops.md §6).
-inline void conv2d_fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y) {
-    if (use_f4(g)) detail::fprop<F4>(g, x, w, b, y);
-    else detail::fprop<F2>(g, x, w, b, y);
+/// convolution (docs/ops.md §6). `ep`: the optional per-channel epilogue (params/conv2d.hpp).
+inline void conv2d_fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y,
+                         const ConvEpilogue<float>& ep = {}) {
+    if (use_f4(g)) detail::fprop<F4>(g, x, w, b, y, ep);
+    else detail::fprop<F2>(g, x, w, b, y, ep);
 }
 
 /// dx (N,C,H,W) from dy (N,K,H,W): the convolution of dy with the rotated, transposed filter.
@@ -639,8 +643,10 @@ inline void conv2d_wgrad(const Conv2dGeometry& g, const float* dy, const float* 
 // Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg::cpu::winograd::detail {
-ICHSEG_EXTERN_TEMPLATE template void fprop<F2>(const Conv2dGeometry&, const float*, const float*, const float*, float*);
-ICHSEG_EXTERN_TEMPLATE template void fprop<F4>(const Conv2dGeometry&, const float*, const float*, const float*, float*);
+ICHSEG_EXTERN_TEMPLATE template void fprop<F2>(const Conv2dGeometry&, const float*, const float*, const float*, float*,
+                                               const ConvEpilogue<float>&);
+ICHSEG_EXTERN_TEMPLATE template void fprop<F4>(const Conv2dGeometry&, const float*, const float*, const float*, float*,
+                                               const ConvEpilogue<float>&);
 ICHSEG_EXTERN_TEMPLATE template void dgrad<F2>(const Conv2dGeometry&, const float*, const float*, float*);
 ICHSEG_EXTERN_TEMPLATE template void dgrad<F4>(const Conv2dGeometry&, const float*, const float*, float*);
 ICHSEG_EXTERN_TEMPLATE template void wgrad<F2>(const Conv2dGeometry&, const float*, const float*, float*);

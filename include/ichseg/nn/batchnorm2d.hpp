@@ -27,6 +27,8 @@ public:
     /// relu(bn(x)) in one pass.
     Var<T> forward_relu(const Var<T>& x) { return run(x, true); }
     std::string type_name() const override { return "BatchNorm2d"; }
+    /// eps, momentum and whether a ReLU follows, as the forward passes them to the op.
+    BatchNorm2dParams params(bool relu) const { return {eps_, momentum_, relu}; }
 
     Var<T> weight, bias;
     Tensor<T> running_mean, running_var, num_batches_tracked;

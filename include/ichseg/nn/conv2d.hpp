@@ -22,6 +22,7 @@ public:
     }
     Var<T> forward(const Var<T>& x) override { return conv2d(x, weight, bias, params_); }
     std::string type_name() const override { return "Conv2d"; }
+    const Conv2dParams& params() const { return params_; }
 
     Var<T> weight, bias;
 

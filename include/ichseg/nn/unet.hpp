@@ -10,6 +10,7 @@
 
 #include <vector>
 
+#include "ichseg/autograd/grad_mode.hpp"
 #include "ichseg/nn/activation.hpp"
 #include "ichseg/nn/batchnorm2d.hpp"
 #include "ichseg/nn/container.hpp"
@@ -23,7 +24,22 @@
 
 namespace ichseg::nn {
 
-/// conv3x3 -> BN -> ReLU -> conv3x3 -> BN -> ReLU (BN + ReLU fused).
+/// relu(bn(conv(x))), the U-Net blocks' unit. In evaluation mode (bn not training) with no tape being recorded
+/// (NoGradGuard, as predict/ and the study's evaluation run) it is one convolution whose epilogue applies the batch
+/// norm's running-statistics affine map and the ReLU (conv2d_bn_fprop_infer; equal to the two modules up to the
+/// rounding of one multiply-add). Otherwise (training, or evaluation with gradients) the two modules run as they
+/// always have, so training is unchanged bit for bit.
+template <class T>
+Var<T> conv_bn_relu(Conv2d<T>& conv, BatchNorm2d<T>& bn, const Var<T>& x) {
+    if (bn.is_training() || grad_enabled()) return bn.forward_relu(conv.forward(x));
+    const Tensor<T> cb = conv.bias.defined() ? conv.bias.value() : Tensor<T>();
+    const Tensor<T> gamma = bn.weight.defined() ? bn.weight.value() : Tensor<T>();
+    const Tensor<T> beta = bn.bias.defined() ? bn.bias.value() : Tensor<T>();
+    return Var<T>(conv2d_bn_fprop_infer(x.value(), conv.weight.value(), cb, gamma, beta, bn.running_mean,
+                                        bn.running_var, conv.params(), bn.params(true)));
+}
+
+/// conv3x3 -> BN -> ReLU -> conv3x3 -> BN -> ReLU (BN + ReLU fused; in inference also with the conv: conv_bn_relu).
 template <class T = float>
 class DownBlock : public Module<T> {
 public:
@@ -33,9 +49,7 @@ public:
         conv2 = this->register_module("conv2", std::make_shared<Conv2d<T>>(mid, out, 3, Conv2dParams::same(3), true, gen));
         bn2 = this->register_module("bn2", std::make_shared<BatchNorm2d<T>>(out));
     }
-    Var<T> forward(const Var<T>& x) override {
-        return bn2->forward_relu(conv2->forward(bn1->forward_relu(conv1->forward(x))));
-    }
+    Var<T> forward(const Var<T>& x) override { return conv_bn_relu(*conv2, *bn2, conv_bn_relu(*conv1, *bn1, x)); }
     std::string type_name() const override { return "DownBlock"; }
 
     std::shared_ptr<Conv2d<T>> conv1, conv2;
@@ -56,7 +70,7 @@ public:
     }
     Var<T> forward(const Var<T>& x, const Var<T>& skip) {
         Var<T> u = concat<T>({skip, up->forward(x)}, 1);
-        return bn2->forward_relu(conv2->forward(bn1->forward_relu(conv1->forward(u))));
+        return conv_bn_relu(*conv2, *bn2, conv_bn_relu(*conv1, *bn1, u));
     }
     std::string type_name() const override { return "UpBlock"; }
 
@@ -243,6 +257,7 @@ PartialUNet<T>::~PartialUNet() = default;
 // Compiled once into ichseg::float (src/ichseg_float.cpp) when ICHSEG_EXTERN_TEMPLATES is set (config.hpp).
 #if ICHSEG_EXTERN_TEMPLATES
 namespace ichseg::nn {
+ICHSEG_EXTERN_TEMPLATE template Var<float> conv_bn_relu<float>(Conv2d<float>&, BatchNorm2d<float>&, const Var<float>&);
 ICHSEG_EXTERN_TEMPLATE template class DownBlock<float>;
 ICHSEG_EXTERN_TEMPLATE template class UpBlock<float>;
 ICHSEG_EXTERN_TEMPLATE template class UNetEncoder<float>;

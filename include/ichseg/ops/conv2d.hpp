@@ -5,6 +5,9 @@
 ///   conv2d_dgrad: dx = dL/dx given dy = dL/dy           (the transpose of fprop in x)
 ///   conv2d_wgrad: dw = dL/dw, db = sum_{n,p,q} dy         (overwritten, not accumulated)
 ///   conv2d(Var...): the differentiable op on the tape; its backward is dgrad and wgrad.
+///   conv2d_bn_fprop_infer: inference only (no tape), fprop followed by batch norm with running statistics and an
+///       optional ReLU, y = act(scale[k] * conv(x, w, b)[k] + shift[k]); on the CPU one convolution whose epilogue
+///       (params/conv2d.hpp, ConvEpilogue) applies the affine map and the ReLU while the output is written.
 /// The three roles are the tensor-level entry points: each validates, then runs on the tensors' device
 /// (cpu/conv2d*.hpp or cuda/conv2d.hpp). The sizes both backends take: params/conv2d.hpp.
 /// Shapes: x (N,C,H,W), w (K,C,R,S), b (K) or undefined, y (N,K,P,Q) with P = (H + 2ph - R)/sh + 1.
@@ -16,6 +19,7 @@
 #include "ichseg/cpu/conv2d_bf16.hpp"
 #include "ichseg/cpu/conv2d_single_channel.hpp"
 #include "ichseg/cpu/conv2d_winograd.hpp"
+#include "ichseg/ops/batchnorm2d.hpp"
 #include "ichseg/ops/common.hpp"
 #include "ichseg/params/conv2d.hpp"
 #if ICHSEG_WITH_CUDA
@@ -70,6 +74,29 @@ inline bool use_bf16(const Conv2dGeometry& g, const Conv2dParams& p) {
 inline bool use_single_channel(const Conv2dGeometry& g, const Conv2dParams& p) {
     return requested_algorithm(p) == ConvAlgorithm::Auto && cpu::single_channel::applicable(g);
 }
+
+/// The CPU forward of a validated convolution by the algorithm chosen above, then the epilogue `ep` (none: {}).
+template <class T>
+void conv2d_fprop_cpu(const Conv2dGeometry& g, const Conv2dParams& p, const T* x, const T* w, const T* b, T* y,
+                      const ConvEpilogue<T>& ep) {
+    if constexpr (std::is_same_v<T, float>) {
+#if ICHSEG_CPU_BF16
+        if (use_bf16(g, p)) {
+            cpu::conv_bf16::conv2d_fprop(g, x, w, b, y, ep);
+            return;
+        }
+#endif
+        if (use_winograd<T>(g, p)) {
+            cpu::winograd::conv2d_fprop(g, x, w, b, y, ep);
+            return;
+        }
+        if (use_single_channel(g, p)) {
+            cpu::single_channel::fprop(g, x, w, b, y, ep);
+            return;
+        }
+    }
+    cpu::conv2d_fprop<T>(g, x, w, b, y, ep);
+}
 }  // namespace detail
 
 /// Validates shapes and returns the geometry; throws naming `op` and the offending shapes.
@@ -105,24 +132,58 @@ Tensor<T> conv2d_fprop(const Tensor<T>& x_in, const Tensor<T>& w_in, const Tenso
     detail::require_support<T>(op, dev, cpu::supports<T>(g));
     Tensor<T> x = detail::cpu_input(op, x_in), w = detail::cpu_input(op, w_in), b = detail::cpu_input(op, b_in);
     Tensor<T> y = Tensor<T>::empty({g.N, g.K, g.P, g.Q});
-    const T* bp = b.defined() ? b.data() : nullptr;
-    if constexpr (std::is_same_v<T, float>) {
-#if ICHSEG_CPU_BF16
-        if (detail::use_bf16(g, p)) {
-            cpu::conv_bf16::conv2d_fprop(g, x.data(), w.data(), bp, y.data());
-            return y;
-        }
-#endif
-        if (detail::use_winograd<T>(g, p)) {
-            cpu::winograd::conv2d_fprop(g, x.data(), w.data(), bp, y.data());
-            return y;
-        }
-        if (detail::use_single_channel(g, p)) {
-            cpu::single_channel::fprop(g, x.data(), w.data(), bp, y.data());
-            return y;
-        }
-    }
-    cpu::conv2d_fprop<T>(g, x.data(), w.data(), bp, y.data());
+    detail::conv2d_fprop_cpu<T>(g, p, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), {});
+    return y;
+}
+
+/// Inference-only convolution, batch norm with running statistics and (with bn.relu) ReLU, in one call:
+///   y = act(scale[k] * c + shift[k]),  c = conv2d_fprop(x, w, b, p),
+///   scale = gamma / sqrt(running_var + eps),  shift = beta - running_mean * scale
+/// with scale and shift computed per call, in double and rounded once, exactly as batchnorm2d_fwd_infer computes its
+/// map (cpu::batchnorm2d_infer_affine): O(K) work, so a change of the weights or statistics is always seen.
+/// On the CPU this is one convolution, by the algorithm conv2d_fprop would pick (BF16 direct, Winograd, the
+/// single-channel loops or im2col + GEMM), whose epilogue applies the map and the ReLU to each output row as the
+/// kernel writes it: no second pass over the activation. c is computed exactly as conv2d_fprop computes it (same
+/// kernel, summation order and bias), so the result equals batchnorm2d_fwd_infer(conv2d_fprop(...)).y up to whether
+/// c * scale + shift is rounded once (FMA) or twice: at most 4u (|c scale| + |shift|) per element, u the unit
+/// roundoff (tests/ops/test_conv2d_bn.cpp; docs/ops.md §2). On CUDA the two ops run one after the other.
+/// Shapes: x, w, b as conv2d_fprop; gamma, beta (K) or undefined (1, 0); running_mean, running_var (K), required.
+/// No tape node is recorded: nn uses it in evaluation mode under NoGradGuard only (nn/unet.hpp).
+template <class T>
+Tensor<T> conv2d_bn_fprop_infer(const Tensor<T>& x_in, const Tensor<T>& w_in, const Tensor<T>& b_in,
+                                const Tensor<T>& gamma_in, const Tensor<T>& beta_in, const Tensor<T>& running_mean,
+                                const Tensor<T>& running_var, const Conv2dParams& p, const BatchNorm2dParams& bn) {
+    detail::static_check_float<T>();
+    const char* op = "conv2d_bn_fprop_infer";
+    detail::check_rank(op, "input", x_in, 4);
+    detail::check_rank(op, "weight", w_in, 4);
+    const Conv2dGeometry g = conv2d_geometry<T>(op, x_in.shape(), w_in.shape(), p);
+    auto check_vec = [&](const char* name, const Tensor<T>& v) {
+        if (v.defined())
+            ICHSEG_CHECK(v.dim() == 1 && v.size(0) == g.K, op, ": ", name, " must be (", g.K, ") for weight ",
+                         to_string(w_in.shape()), ", got ", describe(v));
+    };
+    check_vec("bias", b_in);
+    check_vec("batch-norm weight", gamma_in);
+    check_vec("batch-norm bias", beta_in);
+    detail::bn_check_running(op, BatchNorm2dGeometry{g.N, g.K, g.P * g.Q}, running_mean, running_var, true);
+    const Device dev =
+        detail::op_device(op, {&x_in, &w_in, &b_in, &gamma_in, &beta_in, &running_mean, &running_var});
+    if (dev.is_cuda())  // no fused kernel on CUDA: the two ops in turn
+        return batchnorm2d_fwd_infer(conv2d_fprop(x_in, w_in, b_in, p), gamma_in, beta_in, running_mean, running_var,
+                                     bn)
+            .y;
+    detail::require_support<T>(op, dev, cpu::supports<T>(g));
+    const Tensor<T> x = detail::cpu_input(op, x_in), w = detail::cpu_input(op, w_in), b = detail::cpu_input(op, b_in);
+    const Tensor<T> gamma = detail::cpu_input(op, gamma_in), beta = detail::cpu_input(op, beta_in);
+    Tensor<T> scale = Tensor<T>::empty({g.K}), shift = Tensor<T>::empty({g.K});
+    for (int64_t k = 0; k < g.K; ++k)
+        cpu::batchnorm2d_infer_affine<T>(k, gamma.defined() ? gamma.data() : nullptr,
+                                         beta.defined() ? beta.data() : nullptr, bn.eps, running_mean.data(),
+                                         running_var.data(), scale.data()[k], shift.data()[k]);
+    Tensor<T> y = Tensor<T>::empty({g.N, g.K, g.P, g.Q});
+    detail::conv2d_fprop_cpu<T>(g, p, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(),
+                                ConvEpilogue<T>{scale.data(), shift.data(), bn.relu});
     return y;
 }
 
@@ -237,5 +298,8 @@ ICHSEG_EXTERN_TEMPLATE template std::pair<Tensor<float>, Tensor<float>> conv2d_w
                                                                                             const Conv2dParams&, bool);
 ICHSEG_EXTERN_TEMPLATE template Var<float> conv2d<float>(const Var<float>&, const Var<float>&, const Var<float>&,
                                                          const Conv2dParams&);
+ICHSEG_EXTERN_TEMPLATE template Tensor<float> conv2d_bn_fprop_infer<float>(
+    const Tensor<float>&, const Tensor<float>&, const Tensor<float>&, const Tensor<float>&, const Tensor<float>&,
+    const Tensor<float>&, const Tensor<float>&, const Conv2dParams&, const BatchNorm2dParams&);
 }  // namespace ichseg
 #endif
