@@ -305,6 +305,7 @@ TEST_CASE("program: not a CT (MR DICOM, MR-like NIfTI) is refused", "[predict][p
     expect_refused(predict_run({"-m", f.ich_const, "-o", out.path(), in / "mr"}), out.path(),
                    {"not a CT", "MR images only"});
     io::Volume mr = f.ph.ct;
+    mr.voxels = f.ph.ct.voxels.clone();  // a Volume copy shares its voxels: never write into the shared fixture
     for (int64_t i = 0; i < mr.voxels.numel(); ++i) mr.voxels.data()[i] = float((i * 7) % 900);
     io::write_nifti(in / "t1.nii.gz", mr);
     test::TempDir out2;  // the refused run above wrote its run report into `out`
@@ -468,6 +469,7 @@ TEST_CASE("program: a batch with one bad case writes the good one and exits 1", 
     test::TempDir in, out;
     std::filesystem::copy_file(f.nifti, in / "good.nii.gz");
     io::Volume mr = f.ph.ct;
+    mr.voxels = f.ph.ct.voxels.clone();  // a Volume copy shares its voxels: never write into the shared fixture
     for (int64_t i = 0; i < mr.voxels.numel(); ++i) mr.voxels.data()[i] = 100.f;
     io::write_nifti(in / "bad.nii.gz", mr);
     io::write_nifti(in / "old_seg.nii.gz", io::read_nifti_mask(in / "good.nii.gz"));  // an earlier output: not a case
