@@ -14,20 +14,6 @@
 
 namespace ichseg::cpu {
 
-/// row[i] = act(row[i] * scale[k] + shift[k]) for i < n (nothing when the epilogue is inactive).
-template <class T>
-inline void conv_epilogue_inplace(const ConvEpilogue<T>& ep, int64_t k, T* row, int64_t n) {
-    if (!ep.active()) return;
-    const T a = ep.scale[k], b = ep.shift[k];
-    if (ep.relu) {
-#pragma omp simd
-        for (int64_t i = 0; i < n; ++i) row[i] = std::max(T(0), row[i] * a + b);
-    } else {
-#pragma omp simd
-        for (int64_t i = 0; i < n; ++i) row[i] = row[i] * a + b;
-    }
-}
-
 /// dst[i] = act(src[i] * scale[k] + shift[k]) for i < n; a plain copy when the epilogue is inactive.
 template <class T>
 inline void conv_epilogue_copy(const ConvEpilogue<T>& ep, int64_t k, const T* src, T* dst, int64_t n) {
@@ -43,6 +29,12 @@ inline void conv_epilogue_copy(const ConvEpilogue<T>& ep, int64_t k, const T* sr
 #pragma omp simd
         for (int64_t i = 0; i < n; ++i) dst[i] = src[i] * a + b;
     }
+}
+
+/// row[i] = act(row[i] * scale[k] + shift[k]) for i < n (nothing when the epilogue is inactive).
+template <class T>
+inline void conv_epilogue_inplace(const ConvEpilogue<T>& ep, int64_t k, T* row, int64_t n) {
+    if (ep.active()) conv_epilogue_copy(ep, k, row, row, n);  // element i reads and writes only index i
 }
 
 }  // namespace ichseg::cpu
