@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "ichseg/data/phantom.hpp"
 
@@ -471,4 +473,71 @@ TEST_CASE("phantom: hemorrhage volumes at lesion_scale 1 are clinical", "[data][
     CHECK(iph.front() > 0.2);
     CHECK(iph.back() < 80);
     CHECK(iph[iph.size() / 2] < 30);
+}
+
+TEST_CASE("phantom: the cortex is a folded ribbon of clinical thickness around the sulci", "[data][phantom]") {
+    // Axial rings 8-12 mm below the inner table at z = 35 mm (above the ventricles, below the vertex), in the
+    // zone of the sulci (11-16 mm deep): a folded cortex puts grey matter on both banks of every sulcus, so a
+    // large share of this shell is grey matter and the rest is the gyri's white matter cores; grey-matter runs
+    // along the ring that begin at a sulcus have about the cortex's thickness (2.2-3.4 mm drawn; longer where the
+    // ring crosses a bank obliquely; runs under 0.5 mm, where the ring only grazes the edge of a bank near a sulcus's
+    // end, are left out). The generator before this test (grey matter 3 mm deep at the surface and within ~0.6 mm of
+    // a sulcus) fails both checks.
+    using namespace ichseg::data::phantom;
+    double gm_share_sum = 0;
+    std::vector<double> runs;
+    int cases = 0;
+    for (uint64_t seed = 0; seed < 6; ++seed) {
+        Rng rng(seed, 7);
+        PhantomParams prm;
+        const HeadModel H(rng, prm);
+        int64_t gm = 0, wm = 0, sulcus = 0;
+        for (double d_target = 8; d_target <= 12; d_target += 1) {
+            const double z = 35 * H.scale();
+            std::string seq;  // one char per 0.1 mm step along the ring: g, w, s, other
+            double step_mm = 0;
+            for (int a = 0; a < 20000; ++a) {
+                const double th = 6.283185307179586 * a / 20000;
+                // find the radius where the depth below the inner table is d_target (bisection along the ray)
+                double lo = 0, hi = 110;
+                Tissue t;
+                double d_in = -1;
+                for (int it = 0; it < 30; ++it) {
+                    const double mid = 0.5 * (lo + hi);
+                    H.base(V3{mid * std::cos(th), mid * std::sin(th), z}, t, d_in);
+                    if (d_in < 0 || d_in < d_target) hi = mid;
+                    else lo = mid;
+                }
+                const V3 p{lo * std::cos(th), lo * std::sin(th), z};
+                H.base(p, t, d_in);
+                if (a == 1) step_mm = lo * 6.283185307179586 / 20000;
+                const char c = t == T_GM ? 'g' : (t == T_WM ? 'w' : (t == T_SULCUS ? 's' : 'o'));
+                seq.push_back(c);
+                gm += c == 'g';
+                wm += c == 'w';
+                sulcus += c == 's';
+            }
+            // grey runs that start right after a sulcus and end in white matter: one bank's cortex
+            for (size_t i = 1; i < seq.size(); ++i) {
+                if (seq[i] != 'g' || seq[i - 1] != 's') continue;
+                size_t j = i;
+                while (j < seq.size() && seq[j] == 'g') ++j;
+                const double len = static_cast<double>(j - i) * step_mm;
+                if (j < seq.size() && seq[j] == 'w' && len >= 0.5) runs.push_back(len);
+            }
+        }
+        REQUIRE(sulcus > 0);
+        gm_share_sum += static_cast<double>(gm) / static_cast<double>(gm + wm);
+        ++cases;
+    }
+    REQUIRE(runs.size() > 50);
+    std::nth_element(runs.begin(), runs.begin() + static_cast<std::ptrdiff_t>(runs.size() / 2), runs.end());
+    const double median_run = runs[runs.size() / 2];
+    const double gm_share = gm_share_sum / cases;
+    INFO("grey share of grey + white in the shell " << gm_share << ", median cortex run " << median_run << " mm over "
+                                                    << runs.size() << " runs");
+    CHECK(gm_share > 0.35);
+    CHECK(gm_share < 0.9);
+    CHECK(median_run > 2.0);
+    CHECK(median_run < 8.0);
 }

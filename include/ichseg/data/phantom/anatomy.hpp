@@ -35,7 +35,7 @@ public:
         t_skull_ = rng.uniform(5.5, 8.0);
         atrophy_ = rng.uniform();
         vent_ = rng.uniform(0.8, 1.25) * (1 + 0.6 * atrophy_);
-        sulci_.init(rng, 6, 11 * k_, 20 * k_);
+        sulci_.init(rng, 6, 20 * k_, 32 * k_);  // zero crossings 8-12 mm apart over the convexity: one sulcus per gyrus
         folia_.init(rng, 5, 5, 9);
         tex_phase_ = rng.uniform(0, 6.28);
         hu_skin_ = rng.uniform(30, 55);
@@ -50,7 +50,14 @@ public:
         // added with issue 15: the inner table is not a smooth ellipsoid (digital impressions, ridges)
         table_.init(rng, 3, 25, 70);
         t_rough_ = rng.uniform(0.4, 1.5);
-        mimics_.draw(rng, p.mimics, k_, A_, B_);  // after every anatomy draw
+        mimics_.draw(rng, p.mimics, k_, A_, B_);  // after every anatomy draw of the first version
+        // added after the first standard-profile runs (issue 15): a folded cortex of clinical thickness on both
+        // banks of every sulcus, sulci of a width in mm, and a subarachnoid rim that can be nearly invisible. Drawn
+        // from a stream of their own, so that the draws after the head (lesions, scanner) keep their values.
+        Rng cortex_rng = rng.fork(0xc0f7e8);
+        t_cortex_ = cortex_rng.uniform(2.2, 3.4);
+        sulcus_half_ = cortex_rng.uniform(0.3, 0.8);
+        rim0_ = cortex_rng.uniform(0.3, 1.6);
     }
 
     const Mimics& mimics() const { return mimics_; }
@@ -218,7 +225,7 @@ public:
     void brain(V3 p, double d_in, Tissue& tissue, Sample& s, double cw) const {
         const double ax = std::fabs(p.x);
         const double tex = 1.5 * std::sin(0.11 * p.x + 0.07 * p.y + 1.3) * std::cos(0.09 * p.z - 0.05 * p.x + tex_phase_);
-        const double t_csf = (1.4 + 3.0 * atrophy_) * k_ * cw;
+        const double t_csf = (rim0_ + 3.0 * atrophy_) * k_ * cw;
         const double dz_tent = p.z < -12 * k_ ? p.z - tentorium_z(p.x, p.y) : 1e9;
         const bool posterior_fossa = dz_tent < 0 && p.y < -0.05 * B_;
         if (mimics_.venous_sinus(p, d_in, ax, tex, tissue, s)) return;
@@ -285,22 +292,25 @@ public:
             }
             return;
         }
-        // sulci and cortex
+        // sulci and cortex: the sulci are radial sheets (zero set of a field of the direction only); `dist` is the
+        // distance in mm to a sulcus's mid-plane (`sulcus_distance`). CSF within the sulcus's
+        // half-width, grey matter of the cortex's thickness on both banks and around the fundus, the gyri's white
+        // matter cores between them.
         const double depth = d_in - t_csf;
         const double sul_depth = (11 + 5 * atrophy_) * k_;
-        double n = 10;
-        if (depth < sul_depth + 4 * k_) {
-            // a field of the direction only: sulci are radial sheets, perpendicular to the cortical surface
+        const double half = (sulcus_half_ + 1.5 * atrophy_) * k_ * cw * (1 - 0.5 * std::clamp(depth / sul_depth, 0.0, 1.0));
+        const double t_cx = t_cortex_ * k_;
+        double dist = 1e9;
+        if (depth < sul_depth + t_cx) {
             const double r = norm(p);
-            n = r > 1e-6 ? std::fabs(sulci_((80.0 * k_ / r) * p)) : 10;
+            if (r > 1e-6) dist = sulcus_distance(p, r);
         }
-        const double w = (0.08 + 0.12 * atrophy_) * cw;
-        if (depth < sul_depth && n < w * (1 - 0.5 * depth / sul_depth)) {
+        if (depth < sul_depth && dist < half) {
             tissue = T_SULCUS;
             s.hu = static_cast<float>(hu_csf_);
             return;
         }
-        if (depth < 3.0 * k_ || (depth < sul_depth + 2.5 * k_ && n < 3.2 * w)) {
+        if (depth < t_cx || (depth < sul_depth + t_cx && dist < half + t_cx)) {
             tissue = T_GM;
             s.hu = static_cast<float>(hu_gm_ + tex);
             return;
@@ -323,10 +333,25 @@ public:
     }
 
 private:
+    /// Distance (mm) from p (|p| = r) to the nearest sulcal mid-plane, the zero set of `sulci_` evaluated at the
+    /// direction of p on a sphere of radius 80 k. Locally the field is a sinusoid n = a sin(g x) across the sulcus
+    /// with the field's RMS tangential wavenumber g, so x = atan2(g |n|, |grad n|) / g (the first-order estimate
+    /// |n| / |grad n| alone overstates the distance by tan(g x) / (g x)).
+    double sulcus_distance(V3 p, double r) const {
+        const double sc = 80.0 * k_ / r;
+        const V3 u = (1.0 / r) * p;
+        V3 g;
+        const double n = sulci_.value_grad(sc * p, g);
+        const V3 gt = sc * (g - dot(g, u) * u);  // d n / d p, tangential (the field depends on the direction only)
+        const double wavenumber = sc * sulci_.rms_wavenumber() * 0.816496580927726;  // sqrt(2/3): tangential part
+        return std::atan2(wavenumber * std::fabs(n), norm(gt)) / wavenumber;
+    }
+
     Mimics mimics_;
     double k_, A_, B_, Cu_, Cd_;
     WaveField shape_, sulci_, folia_, table_;
     double t_rough_ = 0;
+    double t_cortex_ = 2.8, sulcus_half_ = 0.5, rim0_ = 1.0;
     double tex_phase_ = 0;
     double t_skin_, t_fat_, t_muscle_, t_temporalis_, t_skull_, atrophy_, vent_;
     double hu_skin_, hu_fat_, hu_muscle_, hu_cortical_, hu_diploe_, hu_csf_, hu_gm_, hu_wm_, hu_deep_;

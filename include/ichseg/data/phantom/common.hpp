@@ -56,6 +56,26 @@ struct WaveField {
         for (int i = 0; i < n; ++i) s += std::sin(dot(k[static_cast<size_t>(i)], p) + phase[static_cast<size_t>(i)]);
         return s / std::sqrt(static_cast<double>(n) * 0.5);
     }
+    /// Root mean square of the waves' wavenumbers (radians per mm).
+    double rms_wavenumber() const {
+        double s = 0;
+        for (int i = 0; i < n; ++i) s += dot(k[static_cast<size_t>(i)], k[static_cast<size_t>(i)]);
+        return n > 0 ? std::sqrt(s / n) : 0.0;
+    }
+    /// The field's value at p and its gradient (per mm) in `grad`.
+    double value_grad(V3 p, V3& grad) const {
+        double s = 0;
+        grad = {0, 0, 0};
+        for (int i = 0; i < n; ++i) {
+            const V3& ki = k[static_cast<size_t>(i)];
+            const double a = dot(ki, p) + phase[static_cast<size_t>(i)];
+            s += std::sin(a);
+            grad = grad + std::cos(a) * ki;
+        }
+        const double norm_factor = 1.0 / std::sqrt(static_cast<double>(n) * 0.5);
+        grad = norm_factor * grad;
+        return s * norm_factor;
+    }
 };
 
 /// Tissue class of a point of the head model (what the lesions test against: SAH fills the subarachnoid classes,
