@@ -90,9 +90,11 @@ inline train::FitResult train_segmentation(nn::UNet<float>& net, const StudyConf
                                            std::shared_ptr<const data::SliceSource> src, std::vector<int64_t> slices,
                                            double alpha) {
     ICHSEG_CHECK(!slices.empty(), "[", r.name, "] no training slices");
-    // drop_last only when it keeps at least one batch: batch norm needs two samples, so a last batch of one is
-    // left out, but a tiny set still trains.
-    const bool drop_last = static_cast<int64_t>(slices.size()) % r.stage.batch_size == 1;
+    // drop_last only when it keeps at least one batch: a last batch of one is left out (its batch-norm statistics
+    // would come from one image), but a tiny set still trains, a set of one slice on batches of one
+    // (study/budget.hpp segmentation_batches counts the same way).
+    const int64_t n = static_cast<int64_t>(slices.size());
+    const bool drop_last = n > 1 && n % r.stage.batch_size == 1;
     train::LoaderSource data(std::move(src), std::move(slices), pipeline(c, data::Task::segmentation, c.augment),
                       loader_options(c, r, drop_last));
     const Device dev = r.device;
