@@ -52,6 +52,7 @@ struct LayoutOptions {
     double fov_mm = 0;          ///< reconstruction field of view (mm) of every phantom; 0 = the phantom's random
                                 ///< U(200, 260) mm (PhantomParams::fov_mm)
     double lesion_scale = 1.0;  ///< PhantomParams::lesion_scale (1 = clinical size ranges)
+    bool slab_anywhere = false; ///< PhantomParams::slab_anywhere (slabs at every level of the head)
     int64_t first_number = 10;  ///< Seg-CQ500 layout: case c is CQ500-CT-<first_number + 7c>
 };
 
@@ -91,6 +92,7 @@ inline Phantom case_phantom(const LayoutOptions& o, int64_t index, int ich, uint
     p.gantry_tilt_deg = tilt;
     p.fov_mm = o.fov_mm;
     p.lesion_scale = o.lesion_scale;
+    p.slab_anywhere = o.slab_anywhere;
     return generate_phantom(p, mix64(o.seed ^ stream_id(layout_tag, static_cast<uint64_t>(index))));
 }
 

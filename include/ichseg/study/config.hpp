@@ -119,6 +119,7 @@ struct StudyConfig {
     double phantom_ich_fraction = 0;    ///< PhysioNet and RSNA share of ICH volumes
     double phantom_fov = 0;             ///< reconstruction field of view (mm); 0 = random U(210, 250) per volume
     double phantom_lesion_scale = 0;    ///< data::PhantomParams::lesion_scale (1 = clinical size ranges)
+    bool phantom_slab_anywhere = false; ///< data::PhantomParams::slab_anywhere: slabs at every level of the head
 
     // Report
     std::string table_note;             ///< paragraph written above Table 3 (what the numbers are, and are not)
@@ -251,6 +252,7 @@ void for_each_key(Config& c, F&& f) {
     f("phantoms.ich_fraction", c.phantom_ich_fraction);
     f("phantoms.fov", c.phantom_fov);
     f("phantoms.lesion_scale", c.phantom_lesion_scale);
+    f("phantoms.slab_anywhere", c.phantom_slab_anywhere);
     f("table_note", c.table_note);
 }
 

@@ -49,6 +49,7 @@ inline std::vector<std::string> generate_phantoms(const std::string& root, const
     o.ich_fraction = c.phantom_ich_fraction;
     o.fov_mm = c.phantom_fov;
     o.lesion_scale = c.phantom_lesion_scale;
+    o.slab_anywhere = c.phantom_slab_anywhere;
     o.quirks = true;
     std::vector<std::string> lines;
     auto count_ich = [](const data::LayoutManifest& m) {

@@ -108,7 +108,8 @@ inline Geometry draw_geometry(Rng& rng, const PhantomParams& prm, const HeadMode
     } else if (static_cast<double>(nz - 1) * dz >= z_hi_all - z_lo_all) {
         z0 = 0.5 * (z_lo_all + z_hi_all) - 0.5 * static_cast<double>(nz - 1) * dz;
     } else {
-        const double centre = rng.uniform(-2, 16) * k;
+        const double half = 0.5 * static_cast<double>(nz - 1) * dz;
+        const double centre = prm.slab_anywhere ? rng.uniform(z_lo_all + half, z_hi_all - half) : rng.uniform(-2, 16) * k;
         z0 = std::clamp(centre - 0.5 * static_cast<double>(nz - 1) * dz, z_lo_all,
                         z_hi_all - static_cast<double>(nz - 1) * dz);
     }

@@ -38,6 +38,9 @@ struct PhantomParams {
                                    ///< SDH thickness, SAH extent and, when > 1, the width of the sulci, fissures
                                    ///< and cisterns it fills; IVH fills the ventricles as before), 0.25..3;
                                    ///< 1 = the clinical ranges above (the random draws do not depend on it)
+    bool slab_anywhere = false;    ///< a slab of `slices` (> 0) is centred uniformly between the skull base and
+                                   ///< the vertex, as the slices of a whole-head scan are spread; false: around
+                                   ///< the level of the lateral ventricles (the same single random draw either way)
 };
 
 struct PhantomLesion {
