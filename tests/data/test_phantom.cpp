@@ -541,3 +541,31 @@ TEST_CASE("phantom: the cortex is a folded ribbon of clinical thickness around t
     CHECK(median_run > 2.0);
     CHECK(median_run < 8.0);
 }
+
+TEST_CASE("phantom: slab_anywhere spreads the slabs from the skull base to the vertex, lesions stay in them",
+          "[data][phantom]") {
+    // The first slice's height (the affine's z offset; upright heads, so it is the patient z) over 24 seeds: around
+    // the ventricles by default (centre U(-2, 16) k mm), from the skull base (about -58 k) to the vertex (about
+    // +88 k) with slab_anywhere. Requested hemorrhage is still in the slab (the generator redraws lesions that miss).
+    double lo[2] = {1e9, 1e9}, hi[2] = {-1e9, -1e9};
+    for (const bool anywhere : {false, true}) {
+        for (uint64_t s = 0; s < 24; ++s) {
+            PhantomParams p = small(0, s % 2 == 0 ? 1 : 0);
+            p.size = 32;
+            p.slices = 4;
+            p.pose_jitter = 0;
+            p.slab_anywhere = anywhere;
+            const Phantom ph = generate_phantom(p, 700 + s);
+            const double z0 = ph.ct.affine(2, 3);
+            lo[anywhere] = std::min(lo[anywhere], z0);
+            hi[anywhere] = std::max(hi[anywhere], z0);
+            if (s % 2 == 0) CHECK(ph.labels.any == 1);
+        }
+    }
+    INFO("first-slice heights: default " << lo[0] << ".." << hi[0] << " mm, slab_anywhere " << lo[1] << ".." << hi[1]
+                                         << " mm");
+    CHECK(lo[0] > -20);
+    CHECK(hi[0] < 20);
+    CHECK(lo[1] < -30);
+    CHECK(hi[1] > 40);
+}
