@@ -110,8 +110,7 @@ inline Geometry draw_geometry(Rng& rng, const PhantomParams& prm, const HeadMode
     } else {
         const double half = 0.5 * static_cast<double>(nz - 1) * dz;
         const double centre = prm.slab_anywhere ? rng.uniform(z_lo_all + half, z_hi_all - half) : rng.uniform(-2, 16) * k;
-        z0 = std::clamp(centre - 0.5 * static_cast<double>(nz - 1) * dz, z_lo_all,
-                        z_hi_all - static_cast<double>(nz - 1) * dz);
+        z0 = std::clamp(centre - half, z_lo_all, z_hi_all - 2 * half);
     }
     const double z1 = z0 + static_cast<double>(nz - 1) * dz;
     // pose: pitch (flexion of the neck) is the widest, the head rests in the holder turned and tilted a little

@@ -3,10 +3,10 @@
 /// y anterior, z superior; z = 0 near the third ventricle) whose size, shape, tissue thicknesses and HU are drawn
 /// once per case. `base(p)` classifies a point: scalp (skin, fat, temporalis muscle), skull (outer table, diploe,
 /// inner table, frontal sinus), skull base (fossae floors, orbits with globes, ethmoid / sphenoid / mastoid air
-/// cells, petrous ridges) and, inside the cavity, the brain: CSF rim, sulci (zero-crossing bands of a smooth random
-/// field), grey / white matter, deep grey nuclei, Sylvian fissures, basal cisterns, brainstem, cerebellum with
-/// folia, lateral / third / fourth ventricles, atrophy widening the CSF spaces. The mimics (mimics.hpp) are asked
-/// where they occur.
+/// cells, petrous ridges) and, inside the cavity, the brain: CSF rim, sulci (the zero set of a smooth random
+/// field of the direction, 8-12 mm apart) lined by a folded cortex, white matter, deep grey nuclei, Sylvian
+/// fissures, basal cisterns, brainstem, cerebellum with folia, lateral / third / fourth ventricles, atrophy
+/// widening the CSF spaces. The mimics (mimics.hpp) are asked where they occur.
 #pragma once
 
 #include <algorithm>
