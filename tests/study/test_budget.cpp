@@ -12,6 +12,7 @@
 #include "ichseg/eval/budget_figure.hpp"
 #include "ichseg/study/pipeline.hpp"
 #include "study_test_util.hpp"
+#include "support/disk_slices.hpp"
 
 namespace test_study_budget {
 
@@ -75,40 +76,6 @@ eval::VolumeResult vol(const std::string& id, int fold, int64_t tp, int64_t fp, 
     return v;
 }
 
-namespace {
-/// n windowed S x S slices, each with a bright square lesion (also its mask).
-class SquareSlices : public data::SliceSource {
-public:
-    SquareSlices(int64_t n, int64_t S) : n_(n), S_(S) {}
-    int64_t size() const override { return n_; }
-    data::SliceSample get(int64_t i) const override {
-        data::SliceSample s;
-        s.image = data::Slice(S_, S_);
-        s.mask = data::SliceMask(S_, S_);
-        s.windowed = true;
-        s.labels = labels(i);
-        s.id = "square:" + std::to_string(i);
-        for (int64_t y = 0; y < S_; ++y)
-            for (int64_t x = 0; x < S_; ++x) {
-                const bool in = x >= S_ / 4 && x < S_ / 2 && y >= S_ / 3 && y < S_ / 2 + i % 3;
-                const size_t k = static_cast<size_t>(y * S_ + x);
-                s.image.px[k] = 0.3f + 0.05f * static_cast<float>((x + 3 * y) % 4) + (in ? 0.4f : 0.f);
-                s.mask.px[k] = in ? 1 : 0;
-            }
-        return s;
-    }
-    io::IchLabels labels(int64_t) const override {
-        io::IchLabels l = io::IchLabels::negative();
-        l.any = 1;
-        l.subtype[0] = 1;
-        return l;
-    }
-
-private:
-    int64_t n_, S_;
-};
-}  // namespace
-
 TEST_CASE("segmentation training: a set of one slice trains on batches of one, as segmentation_batches counts",
           "[study][budget]") {
     // A last batch of one is dropped (its batch-norm statistics would come from one image) unless it is the only
@@ -121,7 +88,7 @@ TEST_CASE("segmentation training: a set of one slice trains on batches of one, a
     c.loader_threads = 1;
     for (const int64_t n : {int64_t(1), int64_t(5)}) {
         INFO(n << " slices");
-        auto src = std::make_shared<SquareSlices>(n, c.input_size);
+        auto src = std::make_shared<test::DiskSlices>(n, c.input_size);
         std::vector<int64_t> idx(static_cast<size_t>(n));
         for (int64_t i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
         Generator gen(7);
