@@ -25,6 +25,7 @@
 #include "ichseg/core/parallel.hpp"
 #include "ichseg/cpu/conv2d.hpp"
 #include "ichseg/cpu/gemm.hpp"
+#include "ichseg/cpu/gemm_unpacked.hpp"
 #include "ichseg/cpu/workspace.hpp"
 
 // The transforms' fixed-size loops (alpha, m, 3) must be unrolled completely so that their small arrays live in
@@ -459,8 +460,7 @@ void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int
                                     V + c * nt + i * per_image, nt, vs);
             }, nt * Cin * A2 * 4);
             parallel_for(A2, [&](int64_t xi) {
-                gemm<float>(false, false, Kout, nt, Cin, 1.f, U + xi * Kout * Cin, Cin, V + xi * vs, nt, 0.f,
-                            Mt + xi * ms, nt);
+                gemm_unpacked(Kout, nt, Cin, U + xi * Kout * Cin, Cin, V + xi * vs, nt, Mt + xi * ms, nt);
             }, A2 * Kout * Cin * nt);
             parallel_for(images * Kout, [&](int64_t item) {
                 const int64_t i = item / Kout, k = item % Kout;
@@ -479,8 +479,7 @@ void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int
         float* Mt = thread_workspace<float>(static_cast<size_t>(A2 * ms), 1);
         transform_input<WT>(x + n * Cin * HW, Cin, H, W, tl, ty0, ty1, V, nt, vs);
         for (int xi = 0; xi < A2; ++xi)
-            gemm<float>(false, false, Kout, nt, Cin, 1.f, U + xi * Kout * Cin, Cin, V + xi * vs, nt, 0.f,
-                        Mt + xi * ms, nt);
+            gemm_unpacked(Kout, nt, Cin, U + xi * Kout * Cin, Cin, V + xi * vs, nt, Mt + xi * ms, nt);
         transform_output<WT>(Mt, Kout, H, W, tl, ty0, ty1, bias, y + n * Kout * HW, nt, ms, ep);
     }, N * Kout * Cin * HW);
 }
