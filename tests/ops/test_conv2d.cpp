@@ -140,6 +140,29 @@ TEST_CASE("Winograd's blocked and shared schedules, with any chunking, match the
         }
 }
 
+TEST_CASE("Winograd on wide rows with odd widths matches the naive loops", "[ops][conv2d]") {
+    // Rows many tiles wide, so the phase split's interior loop runs over more than 16 column groups next to its
+    // edge loops: F(2x2) on 70-wide rows of 6-row images (F(4x4) needs both sides >= 32) and F(4x4) on 97-wide
+    // rows (odd, so the last tile is partial). F(2x2) on integers is exact; F(4x4) gets the tolerance of the
+    // schedules test above.
+    const Geom f2{{2, 8, 6, 70}, {8, 8, 3, 3}, 1, 1, 1, 1}, f4{{1, 8, 33, 97}, {9, 8, 3, 3}, 1, 1, 1, 1};
+    const Conv2dParams p = params_of(f2, ConvAlgorithm::Winograd);
+    const auto x2 = integers<float>(f2.x, 91), w2 = integers<float>(f2.w, 92), b2 = integers<float>({f2.w[0]}, 93);
+    const auto dy2 = integers<float>({f2.x[0], f2.w[0], f2.x[2], f2.x[3]}, 94);
+    ICHSEG_REQUIRE_EQUAL(conv2d_fprop(x2, w2, b2, p), naive::conv2d(x2, w2, b2, naive_of(f2)));
+    ICHSEG_REQUIRE_EQUAL(conv2d_dgrad(dy2, w2, f2.x, p), naive::conv2d_dx(dy2, w2, f2.x, naive_of(f2)));
+    ICHSEG_REQUIRE_EQUAL(conv2d_wgrad(dy2, x2, f2.w, p, true).first, naive::conv2d_dw(dy2, x2, f2.w, naive_of(f2)));
+    const auto x4 = uniform<float>(f4.x, 95), w4 = uniform<float>(f4.w, 96), b4 = uniform<float>({f4.w[0]}, 97);
+    const auto dy4 = uniform<float>({f4.x[0], f4.w[0], f4.x[2], f4.x[3]}, 98);
+    const auto x4d = x4.cast<double>(), w4d = w4.cast<double>(), dy4d = dy4.cast<double>();
+    ICHSEG_REQUIRE_CLOSE_SCALED(conv2d_fprop(x4, w4, b4, p), naive::conv2d(x4d, w4d, b4.cast<double>(), naive_of(f4)),
+                                2e-5);
+    ICHSEG_REQUIRE_CLOSE_SCALED(conv2d_dgrad(dy4, w4, f4.x, p), naive::conv2d_dx(dy4d, w4d, f4.x, naive_of(f4)),
+                                2e-5);
+    ICHSEG_REQUIRE_CLOSE_SCALED(conv2d_wgrad(dy4, x4, f4.w, p, true).first,
+                                naive::conv2d_dw(dy4d, x4d, f4.w, naive_of(f4)), 2e-5);
+}
+
 TEST_CASE("conv2d through autograd gives the naive gradients for x, w and b", "[ops][conv2d]") {
     for (const Geom& g : {kGeoms[0], kGeoms[2], kGeoms[7]}) {
         const auto x = integers<float>(g.x, 21), w = integers<float>(g.w, 22), b = integers<float>({g.w[0]}, 23);
