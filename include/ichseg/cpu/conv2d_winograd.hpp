@@ -395,10 +395,19 @@ inline bool use_shared_schedule(const Tiling& tl, int a2, int64_t C, int64_t K) 
     return tiles <= 16 || (tiles <= 64 && a2 * C * K >= (int64_t(1) << 20));
 }
 
-/// Tiles per block of the blocked schedule (the GEMMs' N): about 24k / (C + K), at least 64, so that a block's
-/// transform-domain data (alpha^2 (C + K) floats per tile) stays near 3.5 MB for F(4x4). Measured on Zen 3 (AVX2)
-/// over the paper U-Net's layers: 12k and 48k are 1 % slower, 6k and 96k 4-5 % slower.
-inline int64_t block_tiles(int64_t C, int64_t K) { return std::clamp<int64_t>(24576 / (C + K), 64, 2048); }
+/// Tiles per block of the blocked schedule (the GEMMs' N): about B / (C + K), at least 64. B = 24k on AVX2 builds,
+/// so that a block's transform-domain data (alpha^2 (C + K) floats per tile) stays near 3.5 MB for F(4x4); measured
+/// on Zen 3 over the paper U-Net's layers: 12k and 48k are 1 % slower, 6k and 96k 4-5 % slower. B = 6k (~0.9 MB)
+/// on AVX-512 builds, whose unpacked GEMM (cpu/gemm_unpacked.hpp) streams the transformed input from L2: measured
+/// on a Xeon with AMX (2 MB L2), the paper training step is 2-4 % faster than with 24k (docs/performance.md).
+inline int64_t block_tiles(int64_t C, int64_t K) {
+#if defined(__AVX512F__)
+    constexpr int64_t kBlock = 6144;
+#else
+    constexpr int64_t kBlock = 24576;
+#endif
+    return std::clamp<int64_t>(kBlock / (C + K), 64, 2048);
+}
 
 /// Tile rows per block: aim at ~`target` tiles per block (the GEMM's N), at least one row, and enough blocks
 /// for all threads.
