@@ -163,12 +163,12 @@ TEST_CASE("work queue: a dead process of this machine loses its unit at once", "
     }
     ::kill(pid, SIGKILL);
     // not reaped yet: a zombie, which kill(pid, 0) still finds; it counts as gone
-    for (int i = 0; i < 500 && !study::WorkerIdentity::is_zombie(pid); ++i) sleep_s(0.01);
-    CHECK(study::WorkerIdentity::is_zombie(pid));
+    for (int i = 0; i < 500 && !io::process_is_zombie(pid); ++i) sleep_s(0.01);
+    CHECK(io::process_is_zombie(pid));
     CHECK(q.inspect("a/unit", q.list().units.at("a.unit"), q.fs_now()).owner_dead);
     int st = 0;
     ::waitpid(pid, &st, 0);
-    CHECK(!study::WorkerIdentity::is_zombie(pid));
+    CHECK(!io::process_is_zombie(pid));
     const study::ClaimView v = q.inspect("a/unit", q.list().units.at("a.unit"), q.fs_now());
     CHECK(v.owner_dead);
     CHECK(v.takeover);
@@ -289,6 +289,25 @@ TEST_CASE("remove_stale_temporaries: only this node's temporaries of dead proces
     // write_file_atomic names its temporary with this node
     io::write_file_atomic(dir + "/e.json", "{}");
     CHECK(fs::exists(dir + "/e.json"));
+}
+
+TEST_CASE("remove_stale_temporaries: a killed process not yet reaped (a zombie) leaves no temporary behind",
+          "[study][queue]") {
+    // The work queue takes over the units of a worker that was killed but not yet reaped by its parent (the
+    // three-workers test kills one and reaps it only at the end); that worker's temporaries must go at the same
+    // moment, although kill(pid, 0) still finds the zombie.
+    const std::string dir = fresh_dir("zombie_temporaries");
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) ::_exit(0);
+    for (int i = 0; i < 500 && !io::process_is_zombie(pid); ++i) sleep_s(0.01);
+    REQUIRE(io::process_is_zombie(pid));
+    const std::string tmp = dir + "/unit.ckpt.tmp-" + std::to_string(pid) + "-" + io::node_name();
+    std::ofstream(tmp) << "half a checkpoint";
+    CHECK(io::remove_stale_temporaries(dir) == 1);
+    CHECK(!fs::exists(tmp));
+    int st = 0;
+    ::waitpid(pid, &st, 0);
 }
 
 }  // namespace test_study_work_queue

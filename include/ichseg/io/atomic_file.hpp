@@ -18,6 +18,7 @@
 #include <cctype>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "ichseg/core/error.hpp"
@@ -69,9 +70,21 @@ inline void write_file_atomic(const std::string& path, const std::string& bytes)
     }
 }
 
+/// True when /proc says process `p` has exited and waits for its parent (state Z or X): killed, not yet reaped.
+/// kill(p, 0) still succeeds for such a process, but it will never run again.
+inline bool process_is_zombie(long p) {
+    std::ifstream f("/proc/" + std::to_string(p) + "/stat");
+    std::string text;
+    std::getline(f, text);
+    const auto close = text.rfind(')');  // the command name may contain spaces and parentheses
+    if (close == std::string::npos || close + 2 >= text.size()) return false;
+    return text[close + 2] == 'Z' || text[close + 2] == 'X';
+}
+
 /// Remove, under `root` (recursively), the "<name>.tmp-<pid>-<node>" files of processes of this node that no
 /// longer run (left by a kill during `write_file_atomic`; "<name>.tmp-<pid>" of older versions count as this
-/// node's). Returns how many were removed.
+/// node's). A killed process its parent has not reaped yet (a zombie) no longer runs: its temporaries go too, as
+/// the work queue takes over its units (study/work_queue.hpp). Returns how many were removed.
 inline int remove_stale_temporaries(const std::string& root) {
     namespace fs = std::filesystem;
     int n = 0;
@@ -92,7 +105,8 @@ inline int remove_stale_temporaries(const std::string& root) {
         }
         if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
         const long pid = std::stol(pid_text);
-        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0 && pid != ::getpid()) continue;  // still alive
+        if (pid > 0 && pid != ::getpid() && ::kill(static_cast<pid_t>(pid), 0) == 0 && !process_is_zombie(pid))
+            continue;  // still running
         std::error_code rm;
         if (fs::remove(it->path(), rm)) ++n;
     }

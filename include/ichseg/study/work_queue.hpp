@@ -98,16 +98,7 @@ struct WorkerIdentity {
         if (owner.value("token", "") == token) return false;  // this process: alive by definition
         if (p == pid) return true;  // our pid, another token: an earlier process that had our number
         if (::kill(static_cast<pid_t>(p), 0) != 0) return errno == ESRCH;
-        return is_zombie(p);  // killed, not yet reaped by its parent
-    }
-    /// True when /proc says process `p` has exited and waits for its parent (state Z or X).
-    static bool is_zombie(long p) {
-        std::ifstream f("/proc/" + std::to_string(p) + "/stat");
-        std::string text;
-        std::getline(f, text);
-        const auto close = text.rfind(')');  // the command name may contain spaces and parentheses
-        if (close == std::string::npos || close + 2 >= text.size()) return false;
-        return text[close + 2] == 'Z' || text[close + 2] == 'X';
+        return io::process_is_zombie(p);  // killed, not yet reaped by its parent
     }
 };
 
