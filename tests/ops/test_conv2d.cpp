@@ -163,6 +163,46 @@ TEST_CASE("Winograd on wide rows with odd widths matches the naive loops", "[ops
                                 naive::conv2d_dw(dy4d, x4d, f4.w, naive_of(f4)), 2e-5);
 }
 
+TEST_CASE("Winograd on narrow rows (1, 2 and 4 tiles wide) matches the naive loops", "[ops][conv2d]") {
+    // F(2x2) rows of 1, 2 or 4 tiles fill a vector of eight tiles with 8, 4 or 2 tile rows, across images in the
+    // shared schedule (conv2d_winograd.hpp, rows_per_vector). Widths 2, 3, 4, 7 and 8 give 1, 2, 2, 4 and 4
+    // tiles (3 and 7: the last tile partial); heights and batch sizes make the number of tile rows (over all
+    // images) a multiple of the rows per vector and not, so the scalar path finishes incomplete vectors. Both
+    // schedules, chunk sizes that split the batch and single images, 1 and 3 threads. Integers: exact (first
+    // test's reasoning).
+    namespace winograd = cpu::winograd;
+    using winograd::Tuning;
+    struct Restore {
+        ~Restore() { winograd::tuning() = Tuning{}; }
+    } restore;
+    const std::vector<Geom> geoms = {
+        {{3, 8, 8, 8}, {8, 8, 3, 3}, 1, 1, 1, 1}, {{3, 8, 6, 7}, {9, 8, 3, 3}, 1, 1, 1, 1},
+        {{2, 9, 4, 4}, {8, 9, 3, 3}, 1, 1, 1, 1}, {{3, 8, 5, 3}, {8, 8, 3, 3}, 1, 1, 1, 1},
+        {{3, 8, 5, 2}, {8, 8, 3, 3}, 1, 1, 1, 1}, {{5, 8, 16, 2}, {10, 8, 3, 3}, 1, 1, 1, 1},
+    };
+    uint64_t seed = 300;
+    for (const Geom& g : geoms) {
+        const Conv2dParams p = params_of(g, ConvAlgorithm::Winograd);
+        const auto x = integers<float>(g.x, seed++), w = integers<float>(g.w, seed++);
+        const auto b = integers<float>({g.w[0]}, seed++);
+        const auto dy = integers<float>({g.x[0], g.w[0], g.x[2], g.x[3]}, seed++);
+        const auto ey = naive::conv2d(x, w, b, naive_of(g)), edx = naive::conv2d_dx(dy, w, g.x, naive_of(g));
+        const auto edw = naive::conv2d_dw(dy, x, g.w, naive_of(g));
+        for (int threads : {1, 3})
+            for (auto schedule : {Tuning::Schedule::Blocked, Tuning::Schedule::Shared})
+                for (int64_t chunk : {0, 9, 3}) {
+                    if (schedule == Tuning::Schedule::Blocked && chunk != 0) continue;
+                    ScopedThreads scoped(threads);
+                    winograd::tuning() = Tuning{schedule, chunk};
+                    INFO("x " << to_string(g.x) << " threads " << threads << " schedule "
+                              << static_cast<int>(schedule) << " chunk_tiles " << chunk);
+                    ICHSEG_REQUIRE_EQUAL(conv2d_fprop(x, w, b, p), ey);
+                    ICHSEG_REQUIRE_EQUAL(conv2d_dgrad(dy, w, g.x, p), edx);
+                    ICHSEG_REQUIRE_EQUAL(conv2d_wgrad(dy, x, g.w, p, true).first, edw);
+                }
+    }
+}
+
 TEST_CASE("conv2d through autograd gives the naive gradients for x, w and b", "[ops][conv2d]") {
     for (const Geom& g : {kGeoms[0], kGeoms[2], kGeoms[7]}) {
         const auto x = integers<float>(g.x, 21), w = integers<float>(g.w, 22), b = integers<float>({g.w[0]}, 23);

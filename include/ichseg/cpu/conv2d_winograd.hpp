@@ -28,6 +28,10 @@
 #include "ichseg/cpu/gemm_unpacked.hpp"
 #include "ichseg/cpu/workspace.hpp"
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 // The transforms' fixed-size loops (alpha, m, 3) must be unrolled completely so that their small arrays live in
 // vector registers; GCC's heuristics leave the larger tile lambdas rolled (with stack spills) otherwise.
 #define ICHSEG_UNROLL _Pragma("GCC unroll 36")
@@ -47,6 +51,70 @@ inline void store(float* p, const V& v) {
     if constexpr (sizeof(V) == sizeof(float)) *p = v;
     else __builtin_memcpy(p, &v, sizeof(V));
 }
+/// The vector whose lane l is p[l * step] (a strided gather), built in registers: filling a float array and
+/// loading it as a vector would stall on store forwarding (narrow stores, one wide load), which cost three
+/// quarters of the filter transform's time on the small U-Net's deep layers.
+template <class V, size_t... L>
+inline V gather_lanes(const float* p, int64_t step, std::index_sequence<L...>) {
+    return V{p[static_cast<int64_t>(L) * step]...};
+}
+template <class V>
+inline V gather(const float* p, int64_t step) {
+    if constexpr (sizeof(V) == sizeof(float)) return *p;
+    else return gather_lanes<V>(p, step, std::make_index_sequence<sizeof(V) / sizeof(float)>{});
+}
+/// Narrow tile rows. The tiles of consecutive tile rows (and of consecutive images, in the shared schedule) are
+/// neighbours in the transform domain, so a vector of eight tiles can hold 8 / TW whole rows of TW tiles. For
+/// F(2x2) on images of 8 x 8 and 4 x 4 pixels (TW = 4 and 2; the small U-Net's deep layers) that replaces the
+/// scalar tail of every row. rows_per_vector: 8 / TW where TW divides 8, else 1 (one row at a time).
+inline int rows_per_vector(int64_t TW) { return TW == 1 || TW == 2 || TW == 4 ? static_cast<int>(8 / TW) : 1; }
+
+/// The eight lanes p[q * qd + t] for q < 8 / TW, t < TW: TW tiles from each of 8 / TW rows qd floats apart.
+template <int TW, size_t... L>
+inline v8f load_rows_lanes(const float* p, int64_t qd, std::index_sequence<L...>) {
+    return v8f{p[static_cast<int64_t>(L / TW) * qd + static_cast<int64_t>(L % TW)]...};
+}
+template <int TW>
+inline v8f load_rows(const float* p, int64_t qd) {
+#if defined(__AVX__)
+    if constexpr (TW == 4) return (v8f)_mm256_loadu2_m128(p + qd, p);
+    if constexpr (TW == 2) {
+        const __m128 lo = _mm_loadh_pi(_mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(p)),
+                                       reinterpret_cast<const __m64*>(p + qd));
+        const __m128 hi = _mm_loadh_pi(_mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(p + 2 * qd)),
+                                       reinterpret_cast<const __m64*>(p + 3 * qd));
+        return (v8f)_mm256_set_m128(hi, lo);
+    }
+#endif
+    return load_rows_lanes<TW>(p, qd, std::make_index_sequence<8>{});
+}
+/// The inverse: p[q * qd + t] = lane q TW + t.
+template <int TW>
+inline void store_rows(float* p, int64_t qd, v8f v) {
+#if defined(__AVX__)
+    if constexpr (TW == 4) {
+        _mm256_storeu2_m128(p + qd, p, (__m256)v);
+        return;
+    }
+    if constexpr (TW == 2) {
+        const __m128 lo = _mm256_castps256_ps128((__m256)v), hi = _mm256_extractf128_ps((__m256)v, 1);
+        _mm_storel_pi(reinterpret_cast<__m64*>(p), lo);
+        _mm_storeh_pi(reinterpret_cast<__m64*>(p + qd), lo);
+        _mm_storel_pi(reinterpret_cast<__m64*>(p + 2 * qd), hi);
+        _mm_storeh_pi(reinterpret_cast<__m64*>(p + 3 * qd), hi);
+        return;
+    }
+#endif
+    for (int l = 0; l < 8; ++l) p[(l / TW) * qd + l % TW] = v[l];
+}
+/// f(std::integral_constant<int, TW>) for TW = 1, 2 or 4 (narrow rows).
+template <class F>
+inline void with_row_width(int64_t TW, F&& f) {
+    if (TW == 4) f(std::integral_constant<int, 4>{});
+    else if (TW == 2) f(std::integral_constant<int, 2>{});
+    else f(std::integral_constant<int, 1>{});
+}
+
 /// body(tag, tx) for tx in [0, n): blocks of eight with tag of type v8f*, then the rest with tag float*
 /// (null pointers that only carry the type: vectors are never passed by value, which keeps the ABI stable).
 template <class F>
@@ -183,29 +251,25 @@ struct Tiling {
     Tiling(int64_t H, int64_t W, int m) : TH((H + m - 1) / m), TW((W + m - 1) / m) {}
 };
 
-/// U[a*a][K][C] = G g G^T of every filter; with `rotate`, the filter w[k][c] rotated by 180 degrees, stored as
-/// U[a*a][C][K] (the dgrad filter). Eight filters that are neighbours in U are transformed together, so the
+/// U[a*a][K][C] = G g G^T of every filter, matrix xi at U + xi * us (us = plane_stride(K C)); with `rotate`, the
+/// filter w[k][c] rotated by 180 degrees, stored as U[a*a][C][K] (the dgrad filter). Eight filters that are neighbours in U are transformed together, so the
 /// alpha^2 output streams are written contiguously. Rotated, the eight come from eight different filter rows
 /// w[k][.]; blocks of 16 rows are then walked along c together, so that the reads stay in 16 sequential streams.
 template <class WT>
-void transform_filter(const float* w, int64_t K, int64_t C, bool rotate, float* U) {
+void transform_filter(const float* w, int64_t K, int64_t C, bool rotate, float* U, int64_t us) {
     constexpr int A = WT::alpha;
     const int64_t KC = K * C;
     // U row `outer` (k, or c when rotated), columns [i0, i0 + lanes) (c, or k when rotated).
     const int64_t inner_n = rotate ? K : C;
     auto block = [&](auto tag, int64_t outer, int64_t i0) {
         using T = std::remove_pointer_t<decltype(tag)>;
-        constexpr int L = sizeof(T) / sizeof(float);
+        // Lane l is filter (outer, i0 + l), or (i0 + l, outer) when rotated: 9 or 9 C floats after lane l - 1.
+        const int64_t k0 = rotate ? i0 : outer, c0 = rotate ? outer : i0, step = rotate ? 9 * C : 9;
+        const float* first = w + (k0 * C + c0) * 9;
         T g[3][3];
         ICHSEG_UNROLL for (int r = 0; r < 3; ++r)
-            ICHSEG_UNROLL for (int s = 0; s < 3; ++s) {
-                float lane[L];
-                ICHSEG_UNROLL for (int l = 0; l < L; ++l) {
-                    const int64_t k = rotate ? i0 + l : outer, c = rotate ? outer : i0 + l;
-                    lane[l] = rotate ? w[(k * C + c) * 9 + (2 - r) * 3 + (2 - s)] : w[(k * C + c) * 9 + r * 3 + s];
-                }
-                load<T>(g[r][s], lane);
-            }
+            ICHSEG_UNROLL for (int s = 0; s < 3; ++s)
+                g[r][s] = gather<T>(first + (rotate ? (2 - r) * 3 + (2 - s) : r * 3 + s), step);
         T t[3][A];  // g G^T along each row
         ICHSEG_UNROLL for (int r = 0; r < 3; ++r) WT::filter(g[r], t[r]);
         float* dst = U + outer * inner_n + i0;
@@ -213,7 +277,7 @@ void transform_filter(const float* w, int64_t K, int64_t C, bool rotate, float* 
             const T col[3] = {t[0][j], t[1][j], t[2][j]};
             T u[A];
             WT::filter(col, u);
-            ICHSEG_UNROLL for (int i = 0; i < A; ++i) store<T>(dst + (i * A + j) * KC, u[i]);
+            ICHSEG_UNROLL for (int i = 0; i < A; ++i) store<T>(dst + (i * A + j) * us, u[i]);
         }
     };
     const int64_t work = KC * A * A * 4;
@@ -259,120 +323,251 @@ inline void merge_phases(const float* ph, int64_t n, int64_t W, float* row) {
     for (int64_t i = M * full; i < W; ++i) row[i] = ph[(i % M) * n + i / M];
 }
 
-/// V = B^T d B of tile rows [ty0, ty1) of one image: tile t (counted from ty0) of channel c, transform-domain
-/// point xi goes to V[xi * stride + c * ld + t].
+/// B^T d B of one tile per lane: patch(r, s) gives the lanes' alpha x alpha input values, point xi goes to
+/// out[xi * stride].
+template <class WT, class T, class Patch>
+inline void input_tiles(const Patch& patch, float* out, int64_t stride) {
+    constexpr int A = WT::alpha;
+    T e[A][A];  // e[r][j] = (d B)[r][j]
+    ICHSEG_UNROLL for (int r = 0; r < A; ++r) {
+        T d[A];
+        ICHSEG_UNROLL for (int s = 0; s < A; ++s) d[s] = patch(r, s);
+        WT::input(d, e[r]);
+    }
+    ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
+        T col[A], v[A];
+        ICHSEG_UNROLL for (int r = 0; r < A; ++r) col[r] = e[r][j];
+        WT::input(col, v);
+        ICHSEG_UNROLL for (int i = 0; i < A; ++i) store<T>(out + (i * A + j) * stride, v[i]);
+    }
+}
+
+/// V = B^T d B of tile rows [ty0, ty1) of `images` images (image i at x + i * image_stride): tile t of channel
+/// c, transform-domain point xi goes to V[xi * stride + c * ld + t], tiles counted from ty0 of the first image
+/// (image i's rows follow image i - 1's).
 template <class WT>
 void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tiling& tl, int64_t ty0, int64_t ty1,
-                     float* V, int64_t ld, int64_t stride) {
+                     float* V, int64_t ld, int64_t stride, int64_t images = 1, int64_t image_stride = 0) {
     constexpr int A = WT::alpha, M = WT::m;
-    const int64_t TW = tl.TW, n = TW + 1;
+    const int64_t TW = tl.TW, n = TW + 1, rows = ty1 - ty0;
+    const int R = rows_per_vector(TW);
+    if (R > 1) {
+        // Narrow rows: each split row of the R tile rows of a vector in its own slot, [q][A rows][M phases][n].
+        const int64_t row_floats = M * n, qd = A * row_floats, all_rows = images * rows;
+        float* ph = thread_workspace<float>(static_cast<size_t>(R * qd), 2);
+        with_row_width(TW, [&](auto tw) {
+            constexpr int kTW = decltype(tw)::value;
+            for (int64_t c = 0; c < C; ++c) {
+                for (int64_t g0 = 0; g0 < all_rows; g0 += R) {
+                    const int64_t qn = std::min<int64_t>(R, all_rows - g0);
+                    for (int64_t q = 0; q < qn; ++q) {
+                        const int64_t ty = ty0 + (g0 + q) % rows;
+                        const float* xc = x + (g0 + q) / rows * image_stride + c * H * W;
+                        for (int i = 0; i < A; ++i) {
+                            const int64_t ih = M * ty - 1 + i;
+                            float* slot = ph + q * qd + i * row_floats;
+                            if (ih < 0 || ih >= H) std::fill(slot, slot + row_floats, 0.f);
+                            else split_phases<M>(xc + ih * W, W, 1, n, slot);
+                        }
+                    }
+                    float* out = V + c * ld + g0 * TW;
+                    if (qn == R) {
+                        input_tiles<WT, v8f>([&](int r, int s) {
+                            return load_rows<kTW>(ph + r * row_floats + (s % M) * n + s / M, qd);
+                        }, out, stride);
+                        continue;
+                    }
+                    for (int64_t q = 0; q < qn; ++q)  // the last, incomplete vector
+                        for (int64_t tx = 0; tx < TW; ++tx)
+                            input_tiles<WT, float>([&](int r, int s) {
+                                return ph[q * qd + r * row_floats + (s % M) * n + tx + s / M];
+                            }, out + q * TW + tx, stride);
+                }
+            }
+        });
+        return;
+    }
     // A ring of A split rows: image row ih lives in slot (ih + 1) % A. Consecutive tile rows share A - M image
     // rows, which are split once.
     float* ph = thread_workspace<float>(static_cast<size_t>(A * M * n), 2);  // A slots x M phases x n
-    for (int64_t c = 0; c < C; ++c) {
-        const float* xc = x + c * H * W;
-        for (int64_t ty = ty0; ty < ty1; ++ty) {
-            const float* rp[A];  // the split rows of this tile row, top to bottom
-            ICHSEG_UNROLL for (int i = 0; i < A; ++i) {
-                const int64_t ih = M * ty - 1 + i;
-                float* slot = ph + ((ih + 1) % A) * M * n;
-                rp[i] = slot;
-                if (ty > ty0 && i < A - M) continue;  // split for the previous tile row
-                if (ih < 0 || ih >= H) std::fill(slot, slot + M * n, 0.f);
-                else split_phases<M>(xc + ih * W, W, 1, n, slot);
+    for (int64_t im = 0; im < images; ++im)
+        for (int64_t c = 0; c < C; ++c) {
+            const float* xc = x + im * image_stride + c * H * W;
+            for (int64_t ty = ty0; ty < ty1; ++ty) {
+                const float* rp[A];  // the split rows of this tile row, top to bottom
+                ICHSEG_UNROLL for (int i = 0; i < A; ++i) {
+                    const int64_t ih = M * ty - 1 + i;
+                    float* slot = ph + ((ih + 1) % A) * M * n;
+                    rp[i] = slot;
+                    if (ty > ty0 && i < A - M) continue;  // split for the previous tile row
+                    if (ih < 0 || ih >= H) std::fill(slot, slot + M * n, 0.f);
+                    else split_phases<M>(xc + ih * W, W, 1, n, slot);
+                }
+                float* out = V + c * ld + (im * rows + ty - ty0) * TW;
+                for_tiles(TW, [&](auto tag, int64_t tx) {
+                    using T = std::remove_pointer_t<decltype(tag)>;
+                    input_tiles<WT, T>([&](int r, int s) {
+                        T d;
+                        load<T>(d, rp[r] + (s % M) * n + tx + s / M);
+                        return d;
+                    }, out + tx, stride);
+                });
             }
-            float* out = V + c * ld + (ty - ty0) * TW;
-            for_tiles(TW, [&](auto tag, int64_t tx) {
-                using T = std::remove_pointer_t<decltype(tag)>;
-                T e[A][A];  // e[r][j] = (d B)[r][j]
-                ICHSEG_UNROLL for (int r = 0; r < A; ++r) {
-                    T d[A];
-                    ICHSEG_UNROLL for (int s = 0; s < A; ++s) load<T>(d[s], rp[r] + (s % M) * n + tx + s / M);
-                    WT::input(d, e[r]);
-                }
-                ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
-                    T col[A], v[A];
-                    ICHSEG_UNROLL for (int r = 0; r < A; ++r) col[r] = e[r][j];
-                    WT::input(col, v);
-                    ICHSEG_UNROLL for (int i = 0; i < A; ++i) store<T>(out + (i * A + j) * stride + tx, v[i]);
-                }
-            });
         }
+}
+
+/// A^T m A of one tile per lane, m read at m[xi * stride]; put(a, b, value) receives output (a, b) of the lanes'
+/// m x m tiles, plus `bias`.
+template <class WT, class T, class Put>
+inline void output_tiles(const float* m, int64_t stride, float bias, const Put& put) {
+    constexpr int A = WT::alpha, M = WT::m;
+    T s[M][A];  // (A^T m)[a][j]
+    ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
+        T col[A], o[M];
+        ICHSEG_UNROLL for (int i = 0; i < A; ++i) load<T>(col[i], m + (i * A + j) * stride);
+        WT::output(col, o);
+        ICHSEG_UNROLL for (int a = 0; a < M; ++a) s[a][j] = o[a];
+    }
+    ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
+        T o[M];
+        WT::output(s[a], o);
+        ICHSEG_UNROLL for (int b = 0; b < M; ++b) put(a, b, o[b] + bias);
     }
 }
 
-/// y[k] rows of tile rows [ty0, ty1) from the transform-domain products Mt[xi * stride + k * ld + t]:
+/// y[k] rows of tile rows [ty0, ty1) of `images` images (image i at y + i * image_stride) from the
+/// transform-domain products Mt[xi * stride + k * ld + t] (tiles counted as in transform_input):
 /// Y = A^T m A (+ bias), then the epilogue `ep` on each row as it is written.
 template <class WT>
 void transform_output(const float* Mt, int64_t K, int64_t H, int64_t W, const Tiling& tl, int64_t ty0, int64_t ty1,
-                      const float* bias, float* y, int64_t ld, int64_t stride, const ConvEpilogue<float>& ep) {
-    constexpr int A = WT::alpha, M = WT::m;
-    const int64_t TW = tl.TW;
-    float* ph = thread_workspace<float>(static_cast<size_t>(M * M * TW), 2);  // [M rows][M phases][TW]
+                      const float* bias, float* y, int64_t ld, int64_t stride, const ConvEpilogue<float>& ep,
+                      int64_t images = 1, int64_t image_stride = 0) {
+    constexpr int M = WT::m;
+    const int64_t TW = tl.TW, rows = ty1 - ty0, all_rows = images * rows;
+    const int R = rows_per_vector(TW);
+    const int64_t qd = M * M * TW;                                        // one tile row's [M rows][M phases][TW]
+    float* ph = thread_workspace<float>(static_cast<size_t>(R * qd), 2);  // R of them
+    // The m output rows of tile row g (counted over the images) from its phases in ph + q * qd.
+    auto write_rows = [&](int64_t k, int64_t g, int64_t q) {
+        const int64_t ty = ty0 + g % rows;
+        float* yk = y + g / rows * image_stride + k * H * W;
+        ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
+            const int64_t oh = M * ty + a;
+            if (oh >= H) break;
+            merge_phases<M>(ph + q * qd + a * M * TW, TW, W, yk + oh * W);
+            conv_epilogue_inplace(ep, k, yk + oh * W, W);
+        }
+    };
     for (int64_t k = 0; k < K; ++k) {
         const float b = bias ? bias[k] : 0.f;
-        for (int64_t ty = ty0; ty < ty1; ++ty) {
-            const float* mk = Mt + k * ld + (ty - ty0) * TW;
-            for_tiles(TW, [&](auto tag, int64_t tx) {
-                using T = std::remove_pointer_t<decltype(tag)>;
-                T s[M][A];  // (A^T m)[a][j]
-                ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
-                    T col[A], o[M];
-                    ICHSEG_UNROLL for (int i = 0; i < A; ++i) load<T>(col[i], mk + (i * A + j) * stride + tx);
-                    WT::output(col, o);
-                    ICHSEG_UNROLL for (int a = 0; a < M; ++a) s[a][j] = o[a];
-                }
-                ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
-                    T o[M];
-                    WT::output(s[a], o);
-                    ICHSEG_UNROLL for (int bb = 0; bb < M; ++bb) store<T>(ph + (a * M + bb) * TW + tx, o[bb] + b);
+        if (R > 1) {  // narrow rows: R tile rows per vector
+            with_row_width(TW, [&](auto tw) {
+                constexpr int kTW = decltype(tw)::value;
+                for (int64_t g0 = 0; g0 < all_rows; g0 += R) {
+                    const int64_t qn = std::min<int64_t>(R, all_rows - g0);
+                    const float* mk = Mt + k * ld + g0 * TW;
+                    if (qn == R)
+                        output_tiles<WT, v8f>(mk, stride, b, [&](int a, int bb, v8f v) {
+                            store_rows<kTW>(ph + (a * M + bb) * TW, qd, v);
+                        });
+                    else
+                        for (int64_t t = 0; t < qn * TW; ++t)
+                            output_tiles<WT, float>(mk + t, stride, b, [&](int a, int bb, float v) {
+                                ph[t / TW * qd + (a * M + bb) * TW + t % TW] = v;
+                            });
+                    for (int64_t q = 0; q < qn; ++q) write_rows(k, g0 + q, q);
                 }
             });
-            ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
-                const int64_t oh = M * ty + a;
-                if (oh >= H) break;
-                merge_phases<M>(ph + a * M * TW, TW, W, y + (k * H + oh) * W);
-                conv_epilogue_inplace(ep, k, y + (k * H + oh) * W, W);
-            }
+            continue;
+        }
+        for (int64_t g = 0; g < all_rows; ++g) {
+            const float* mk = Mt + k * ld + g * TW;
+            for_tiles(TW, [&](auto tag, int64_t tx) {
+                using T = std::remove_pointer_t<decltype(tag)>;
+                output_tiles<WT, T>(mk + tx, stride, b, [&](int a, int bb, T v) {
+                    store<T>(ph + (a * M + bb) * TW + tx, v);
+                });
+            });
+            write_rows(k, g, 0);
         }
     }
 }
 
-/// D = A dY A^T of the m x m output-gradient tiles of tile rows [ty0, ty1) (zero outside the image), laid out
-/// as in transform_input: D[xi * stride + k * ld + t].
+/// A dY A^T of one tile per lane: grad(a, b) gives the lanes' m x m output-gradient values, point xi goes to
+/// out[xi * stride].
+template <class WT, class T, class Grad>
+inline void output_grad_tiles(const Grad& grad, float* out, int64_t stride) {
+    constexpr int A = WT::alpha, M = WT::m;
+    T q[M][A];  // (dY A^T)[a][j]
+    ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
+        T r[M];
+        ICHSEG_UNROLL for (int b = 0; b < M; ++b) r[b] = grad(a, b);
+        WT::output_adjoint(r, q[a]);
+    }
+    ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
+        T col[M], d[A];
+        ICHSEG_UNROLL for (int a = 0; a < M; ++a) col[a] = q[a][j];
+        WT::output_adjoint(col, d);
+        ICHSEG_UNROLL for (int i = 0; i < A; ++i) store<T>(out + (i * A + j) * stride, d[i]);
+    }
+}
+
+/// D = A dY A^T of the m x m output-gradient tiles of tile rows [ty0, ty1) (zero outside the image) of `images`
+/// images (image i at dy + i * image_stride), laid out as in transform_input: D[xi * stride + k * ld + t].
 template <class WT>
 void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, const Tiling& tl, int64_t ty0,
-                           int64_t ty1, float* D, int64_t ld, int64_t stride) {
-    constexpr int A = WT::alpha, M = WT::m;
-    const int64_t TW = tl.TW;
-    float* ph = thread_workspace<float>(static_cast<size_t>(M * M * TW), 2);  // [M rows][M phases][TW]
-    for (int64_t k = 0; k < K; ++k)
-        for (int64_t ty = ty0; ty < ty1; ++ty) {
-            ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
-                const int64_t oh = M * ty + a;
-                if (oh >= H) {
-                    std::fill(ph + a * M * TW, ph + (a + 1) * M * TW, 0.f);
-                    continue;
-                }
-                split_phases<M>(dy + (k * H + oh) * W, W, 0, TW, ph + a * M * TW);
-            }
-            float* out = D + k * ld + (ty - ty0) * TW;
-            for_tiles(TW, [&](auto tag, int64_t tx) {
-                using T = std::remove_pointer_t<decltype(tag)>;
-                T q[M][A];  // (dY A^T)[a][j]
-                ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
-                    T r[M];
-                    ICHSEG_UNROLL for (int bb = 0; bb < M; ++bb) load<T>(r[bb], ph + (a * M + bb) * TW + tx);
-                    WT::output_adjoint(r, q[a]);
-                }
-                ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
-                    T col[M], d[A];
-                    ICHSEG_UNROLL for (int a = 0; a < M; ++a) col[a] = q[a][j];
-                    WT::output_adjoint(col, d);
-                    ICHSEG_UNROLL for (int i = 0; i < A; ++i) store<T>(out + (i * A + j) * stride + tx, d[i]);
+                           int64_t ty1, float* D, int64_t ld, int64_t stride, int64_t images = 1,
+                           int64_t image_stride = 0) {
+    constexpr int M = WT::m;
+    const int64_t TW = tl.TW, rows = ty1 - ty0, all_rows = images * rows;
+    const int R = rows_per_vector(TW);
+    const int64_t qd = M * M * TW;                                        // one tile row's [M rows][M phases][TW]
+    float* ph = thread_workspace<float>(static_cast<size_t>(R * qd), 2);  // R of them
+    // Tile row g's (counted over the images) m gradient rows, split into phases, to ph + q * qd.
+    auto split_rows = [&](int64_t k, int64_t g, int64_t q) {
+        const int64_t ty = ty0 + g % rows;
+        const float* dyk = dy + g / rows * image_stride + k * H * W;
+        ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
+            float* dst = ph + q * qd + a * M * TW;
+            const int64_t oh = M * ty + a;
+            if (oh >= H) std::fill(dst, dst + M * TW, 0.f);
+            else split_phases<M>(dyk + oh * W, W, 0, TW, dst);
+        }
+    };
+    for (int64_t k = 0; k < K; ++k) {
+        if (R > 1) {  // narrow rows: R tile rows per vector
+            with_row_width(TW, [&](auto tw) {
+                constexpr int kTW = decltype(tw)::value;
+                for (int64_t g0 = 0; g0 < all_rows; g0 += R) {
+                    const int64_t qn = std::min<int64_t>(R, all_rows - g0);
+                    for (int64_t q = 0; q < qn; ++q) split_rows(k, g0 + q, q);
+                    float* out = D + k * ld + g0 * TW;
+                    if (qn == R)
+                        output_grad_tiles<WT, v8f>([&](int a, int bb) {
+                            return load_rows<kTW>(ph + (a * M + bb) * TW, qd);
+                        }, out, stride);
+                    else
+                        for (int64_t t = 0; t < qn * TW; ++t)
+                            output_grad_tiles<WT, float>([&](int a, int bb) {
+                                return ph[t / TW * qd + (a * M + bb) * TW + t % TW];
+                            }, out + t, stride);
                 }
             });
+            continue;
         }
+        for (int64_t g = 0; g < all_rows; ++g) {
+            split_rows(k, g, 0);
+            float* out = D + k * ld + g * TW;
+            for_tiles(TW, [&](auto tag, int64_t tx) {
+                using T = std::remove_pointer_t<decltype(tag)>;
+                output_grad_tiles<WT, T>([&](int a, int bb) {
+                    T v;
+                    load<T>(v, ph + (a * M + bb) * TW + tx);
+                    return v;
+                }, out + tx, stride);
+            });
+        }
+    }
 }
 
 // Two schedules share the work among the threads.
@@ -451,10 +646,11 @@ inline std::pair<float*, float*> chunk_buffers(int a2, int64_t c1, int64_t c2, i
     return {buf.data(), buf.data() + a2 * plane_stride(c1 * nt)};
 }
 
-/// y (N,Kout,H,W) = conv(x (N,Cin,H,W), filter given as U[a*a][Kout][Cin]) + bias, then the epilogue `ep`.
+/// y (N,Kout,H,W) = conv(x (N,Cin,H,W), filter given as U[a*a][Kout][Cin], matrices `us` apart) + bias, then
+/// the epilogue `ep`.
 template <class WT>
 void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int64_t H, int64_t W, const float* U,
-                       const float* bias, float* y, const ConvEpilogue<float>& ep = {}) {
+                       int64_t us, const float* bias, float* y, const ConvEpilogue<float>& ep = {}) {
     constexpr int A2 = WT::alpha * WT::alpha;
     const Tiling tl(H, W, WT::m);
     const int64_t HW = H * W;
@@ -463,18 +659,22 @@ void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int
             const int64_t nt = ch.tiles(tl), per_image = (ch.ty1 - ch.ty0) * tl.TW, images = ch.n1 - ch.n0;
             const int64_t vs = plane_stride(Cin * nt), ms = plane_stride(Kout * nt);
             const auto [V, Mt] = chunk_buffers(A2, Cin, Kout, nt);
-            parallel_for(images * Cin, [&](int64_t item) {
-                const int64_t i = item / Cin, c = item % Cin;
+            // Transforms per (image, channel), or per channel over all images for narrow rows (which then fill
+            // vectors across images).
+            const int64_t ipi = rows_per_vector(tl.TW) > 1 ? images : 1, groups = images / ipi;
+            parallel_for(groups * Cin, [&](int64_t item) {
+                const int64_t i = item / Cin * ipi, c = item % Cin;
                 transform_input<WT>(x + ((ch.n0 + i) * Cin + c) * HW, 1, H, W, tl, ch.ty0, ch.ty1,
-                                    V + c * nt + i * per_image, nt, vs);
+                                    V + c * nt + i * per_image, nt, vs, ipi, Cin * HW);
             }, nt * Cin * A2 * 4);
             parallel_for(A2, [&](int64_t xi) {
-                gemm_unpacked(Kout, nt, Cin, U + xi * Kout * Cin, Cin, V + xi * vs, nt, Mt + xi * ms, nt);
+                gemm_unpacked(Kout, nt, Cin, U + xi * us, Cin, V + xi * vs, nt, Mt + xi * ms, nt);
             }, A2 * Kout * Cin * nt);
-            parallel_for(images * Kout, [&](int64_t item) {
-                const int64_t i = item / Kout, k = item % Kout;
+            parallel_for(groups * Kout, [&](int64_t item) {
+                const int64_t i = item / Kout * ipi, k = item % Kout;
                 transform_output<WT>(Mt + k * nt + i * per_image, 1, H, W, tl, ch.ty0, ch.ty1,
-                                     bias ? bias + k : nullptr, y + ((ch.n0 + i) * Kout + k) * HW, nt, ms, ep.from(k));
+                                     bias ? bias + k : nullptr, y + ((ch.n0 + i) * Kout + k) * HW, nt, ms, ep.from(k),
+                                     ipi, Kout * HW);
             }, nt * Kout * A2 * 4);
         }
         return;
@@ -488,38 +688,44 @@ void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int
         float* Mt = thread_workspace<float>(static_cast<size_t>(A2 * ms), 1);
         transform_input<WT>(x + n * Cin * HW, Cin, H, W, tl, ty0, ty1, V, nt, vs);
         for (int xi = 0; xi < A2; ++xi)
-            gemm_unpacked(Kout, nt, Cin, U + xi * Kout * Cin, Cin, V + xi * vs, nt, Mt + xi * ms, nt);
+            gemm_unpacked(Kout, nt, Cin, U + xi * us, Cin, V + xi * vs, nt, Mt + xi * ms, nt);
         transform_output<WT>(Mt, Kout, H, W, tl, ty0, ty1, bias, y + n * Kout * HW, nt, ms, ep);
     }, N * Kout * Cin * HW);
 }
 
-/// The transformed filter of the current call, in the calling thread's scratch (reused between calls).
+/// The transformed filter of the current call, in the calling thread's scratch (reused between calls), its
+/// matrices plane_stride(K C) apart: with K C a multiple of 1024 (the U-Nets' layers from 32 x 32 channels), a
+/// distance of exactly K C put all alpha^2 output streams of the transform into one L1 set, and the transform
+/// took a quarter of a deep layer's time.
 template <class WT>
 float* transformed_filter(const Conv2dGeometry& g, const float* w, bool rotate) {
     std::vector<float>& U = caller_buffer<float>(1);
-    const size_t need = static_cast<size_t>(WT::alpha * WT::alpha * g.K * g.C);
+    const size_t need = static_cast<size_t>(WT::alpha * WT::alpha * plane_stride(g.K * g.C));
     if (U.size() < need) U.resize(need);
-    transform_filter<WT>(w, g.K, g.C, rotate, U.data());
+    transform_filter<WT>(w, g.K, g.C, rotate, U.data(), plane_stride(g.K * g.C));
     return U.data();
 }
 
 template <class WT>
 void fprop(const Conv2dGeometry& g, const float* x, const float* w, const float* b, float* y,
            const ConvEpilogue<float>& ep) {
-    fprop_transformed<WT>(x, g.N, g.C, g.K, g.H, g.W, transformed_filter<WT>(g, w, false), b, y, ep);
+    fprop_transformed<WT>(x, g.N, g.C, g.K, g.H, g.W, transformed_filter<WT>(g, w, false), plane_stride(g.K * g.C), b,
+                          y, ep);
 }
 
 template <class WT>
 void dgrad(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
-    fprop_transformed<WT>(dy, g.N, g.K, g.C, g.H, g.W, transformed_filter<WT>(g, w, true), nullptr, dx);
+    fprop_transformed<WT>(dy, g.N, g.K, g.C, g.H, g.W, transformed_filter<WT>(g, w, true), plane_stride(g.K * g.C),
+                          nullptr, dx);
 }
 
-/// dU[a*a][K][C] = sum over all tiles of (A dY A^T) (.) (B^T d B), overwritten.
+/// dU[a*a][K][C] = sum over all tiles of (A dY A^T) (.) (B^T d B), overwritten; matrix xi at dU + xi * us,
+/// us = plane_stride(K C) (see transformed_filter).
 template <class WT>
 void wgrad_transformed(const Conv2dGeometry& g, const float* dy, const float* x, float* dU) {
     constexpr int A2 = WT::alpha * WT::alpha;
     const Tiling tl(g.H, g.W, WT::m);
-    const int64_t KC = g.K * g.C, HW = g.H * g.W, usize = A2 * KC;
+    const int64_t HW = g.H * g.W, us = plane_stride(g.K * g.C), usize = A2 * us;
     if (use_shared_schedule(tl, A2, g.C, g.K)) {
         const std::vector<TileChunk> chunks = tile_chunks(g.N, tl, A2, g.C, g.K);
         for (size_t ci = 0; ci < chunks.size(); ++ci) {
@@ -527,19 +733,21 @@ void wgrad_transformed(const Conv2dGeometry& g, const float* dy, const float* x,
             const int64_t nt = ch.tiles(tl), per_image = (ch.ty1 - ch.ty0) * tl.TW, channels = g.C + g.K;
             const int64_t vs = plane_stride(g.C * nt), ds = plane_stride(g.K * nt);
             const auto [V, D] = chunk_buffers(A2, g.C, g.K, nt);
-            parallel_for((ch.n1 - ch.n0) * channels, [&](int64_t item) {
-                const int64_t i = item / channels, c = item % channels, n = ch.n0 + i, t0 = i * per_image;
+            // Per (image, channel), or per channel over all images for narrow rows (as in fprop_transformed).
+            const int64_t images = ch.n1 - ch.n0, ipi = rows_per_vector(tl.TW) > 1 ? images : 1;
+            parallel_for(images / ipi * channels, [&](int64_t item) {
+                const int64_t i = item / channels * ipi, c = item % channels, n = ch.n0 + i, t0 = i * per_image;
                 if (c < g.C)
                     transform_input<WT>(x + (n * g.C + c) * HW, 1, g.H, g.W, tl, ch.ty0, ch.ty1, V + c * nt + t0,
-                                        nt, vs);
+                                        nt, vs, ipi, g.C * HW);
                 else
                     transform_output_grad<WT>(dy + (n * g.K + c - g.C) * HW, 1, g.H, g.W, tl, ch.ty0, ch.ty1,
-                                              D + (c - g.C) * nt + t0, nt, ds);
+                                              D + (c - g.C) * nt + t0, nt, ds, ipi, g.K * HW);
             }, nt * channels * A2 * 4);
             parallel_for(A2, [&](int64_t xi) {
                 gemm<float>(false, true, g.K, g.C, nt, 1.f, D + xi * ds, nt, V + xi * vs, nt, ci == 0 ? 0.f : 1.f,
-                            dU + xi * KC, g.C);
-            }, A2 * KC * nt);
+                            dU + xi * us, g.C);
+            }, A2 * g.K * g.C * nt);
         }
         return;
     }
@@ -560,7 +768,7 @@ void wgrad_transformed(const Conv2dGeometry& g, const float* dy, const float* x,
             transform_input<WT>(x + n * g.C * HW, g.C, g.H, g.W, tl, ty0, ty1, V, nt, vs);
             transform_output_grad<WT>(dy + n * g.K * HW, g.K, g.H, g.W, tl, ty0, ty1, D, nt, ds);
             for (int xi = 0; xi < A2; ++xi)
-                gemm<float>(false, true, g.K, g.C, nt, 1.f, D + xi * ds, nt, V + xi * vs, nt, 1.f, pU + xi * KC, g.C);
+                gemm<float>(false, true, g.K, g.C, nt, 1.f, D + xi * ds, nt, V + xi * vs, nt, 1.f, pU + xi * us, g.C);
         }
     }, g.N * g.K * g.C * HW);
     // Sum the per-thread partials into dU (thread 0's) in thread order.
@@ -577,9 +785,9 @@ void wgrad_transformed(const Conv2dGeometry& g, const float* dy, const float* x,
 template <class WT>
 void wgrad(const Conv2dGeometry& g, const float* dy, const float* x, float* dw) {
     constexpr int A = WT::alpha, A2 = A * A;
-    const int64_t KC = g.K * g.C;
+    const int64_t us = plane_stride(g.K * g.C);
     std::vector<float>& dU_store = caller_buffer<float>(1);
-    if (dU_store.size() < static_cast<size_t>(A2 * KC)) dU_store.resize(static_cast<size_t>(A2 * KC));
+    if (dU_store.size() < static_cast<size_t>(A2 * us)) dU_store.resize(static_cast<size_t>(A2 * us));
     const float* dU = dU_store.data();
     wgrad_transformed<WT>(g, dy, x, dU_store.data());
     // dw = G^T dU G per (k, c), eight input channels at a time (contiguous in dU).
@@ -590,7 +798,7 @@ void wgrad(const Conv2dGeometry& g, const float* dy, const float* x, float* dw) 
             T t[A][3];  // rows of dU G
             ICHSEG_UNROLL for (int i = 0; i < A; ++i) {
                 T u[A];
-                ICHSEG_UNROLL for (int j = 0; j < A; ++j) load<T>(u[j], dU + (i * A + j) * KC + k * g.C + c0);
+                ICHSEG_UNROLL for (int j = 0; j < A; ++j) load<T>(u[j], dU + (i * A + j) * us + k * g.C + c0);
                 WT::filter_adjoint(u, t[i]);
             }
             float out[9][L];  // out[r * 3 + s][lane]
