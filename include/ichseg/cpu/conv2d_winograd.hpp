@@ -55,13 +55,13 @@ inline void store(float* p, const V& v) {
 /// loading it as a vector would stall on store forwarding (narrow stores, one wide load), which cost three
 /// quarters of the filter transform's time on the small U-Net's deep layers.
 template <class V, size_t... L>
-inline V gather_lanes(const float* p, int64_t step, std::index_sequence<L...>) {
-    return V{p[static_cast<int64_t>(L) * step]...};
+inline void gather_lanes(V& v, const float* p, int64_t step, std::index_sequence<L...>) {
+    v = V{p[static_cast<int64_t>(L) * step]...};
 }
 template <class V>
-inline V gather(const float* p, int64_t step) {
-    if constexpr (sizeof(V) == sizeof(float)) return *p;
-    else return gather_lanes<V>(p, step, std::make_index_sequence<sizeof(V) / sizeof(float)>{});
+inline void gather(V& v, const float* p, int64_t step) {
+    if constexpr (sizeof(V) == sizeof(float)) v = *p;
+    else gather_lanes(v, p, step, std::make_index_sequence<sizeof(V) / sizeof(float)>{});
 }
 /// Narrow tile rows. The tiles of consecutive tile rows (and of consecutive images, in the shared schedule) are
 /// neighbours in the transform domain, so a vector of eight tiles can hold 8 / TW whole rows of TW tiles. For
@@ -71,26 +71,30 @@ inline int rows_per_vector(int64_t TW) { return TW == 1 || TW == 2 || TW == 4 ? 
 
 /// The eight lanes p[q * qd + t] for q < 8 / TW, t < TW: TW tiles from each of 8 / TW rows qd floats apart.
 template <int TW, size_t... L>
-inline v8f load_rows_lanes(const float* p, int64_t qd, std::index_sequence<L...>) {
-    return v8f{p[static_cast<int64_t>(L / TW) * qd + static_cast<int64_t>(L % TW)]...};
+inline void load_rows_lanes(v8f& v, const float* p, int64_t qd, std::index_sequence<L...>) {
+    v = v8f{p[static_cast<int64_t>(L / TW) * qd + static_cast<int64_t>(L % TW)]...};
 }
 template <int TW>
-inline v8f load_rows(const float* p, int64_t qd) {
+inline void load_rows(v8f& v, const float* p, int64_t qd) {
 #if defined(__AVX__)
-    if constexpr (TW == 4) return (v8f)_mm256_loadu2_m128(p + qd, p);
+    if constexpr (TW == 4) {
+        v = (v8f)_mm256_loadu2_m128(p + qd, p);
+        return;
+    }
     if constexpr (TW == 2) {
         const __m128 lo = _mm_loadh_pi(_mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(p)),
                                        reinterpret_cast<const __m64*>(p + qd));
         const __m128 hi = _mm_loadh_pi(_mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(p + 2 * qd)),
                                        reinterpret_cast<const __m64*>(p + 3 * qd));
-        return (v8f)_mm256_set_m128(hi, lo);
+        v = (v8f)_mm256_set_m128(hi, lo);
+        return;
     }
 #endif
-    return load_rows_lanes<TW>(p, qd, std::make_index_sequence<8>{});
+    load_rows_lanes<TW>(v, p, qd, std::make_index_sequence<8>{});
 }
 /// The inverse: p[q * qd + t] = lane q TW + t.
 template <int TW>
-inline void store_rows(float* p, int64_t qd, v8f v) {
+inline void store_rows(float* p, int64_t qd, const v8f& v) {
 #if defined(__AVX__)
     if constexpr (TW == 4) {
         _mm256_storeu2_m128(p + qd, p, (__m256)v);
@@ -269,7 +273,7 @@ void transform_filter(const float* w, int64_t K, int64_t C, bool rotate, float* 
         T g[3][3];
         ICHSEG_UNROLL for (int r = 0; r < 3; ++r)
             ICHSEG_UNROLL for (int s = 0; s < 3; ++s)
-                g[r][s] = gather<T>(first + (rotate ? (2 - r) * 3 + (2 - s) : r * 3 + s), step);
+                gather(g[r][s], first + (rotate ? (2 - r) * 3 + (2 - s) : r * 3 + s), step);
         T t[3][A];  // g G^T along each row
         ICHSEG_UNROLL for (int r = 0; r < 3; ++r) WT::filter(g[r], t[r]);
         float* dst = U + outer * inner_n + i0;
@@ -323,15 +327,15 @@ inline void merge_phases(const float* ph, int64_t n, int64_t W, float* row) {
     for (int64_t i = M * full; i < W; ++i) row[i] = ph[(i % M) * n + i / M];
 }
 
-/// B^T d B of one tile per lane: patch(r, s) gives the lanes' alpha x alpha input values, point xi goes to
-/// out[xi * stride].
+/// B^T d B of one tile per lane: patch(r, s, d) sets d to the lanes' input values (r, s) of their alpha x alpha
+/// patches, point xi goes to out[xi * stride]. (Values go through references: vectors are never passed by value.)
 template <class WT, class T, class Patch>
 inline void input_tiles(const Patch& patch, float* out, int64_t stride) {
     constexpr int A = WT::alpha;
     T e[A][A];  // e[r][j] = (d B)[r][j]
     ICHSEG_UNROLL for (int r = 0; r < A; ++r) {
         T d[A];
-        ICHSEG_UNROLL for (int s = 0; s < A; ++s) d[s] = patch(r, s);
+        ICHSEG_UNROLL for (int s = 0; s < A; ++s) patch(r, s, d[s]);
         WT::input(d, e[r]);
     }
     ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
@@ -372,15 +376,15 @@ void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tili
                     }
                     float* out = V + c * ld + g0 * TW;
                     if (qn == R) {
-                        input_tiles<WT, v8f>([&](int r, int s) {
-                            return load_rows<kTW>(ph + r * row_floats + (s % M) * n + s / M, qd);
+                        input_tiles<WT, v8f>([&](int r, int s, v8f& d) {
+                            load_rows<kTW>(d, ph + r * row_floats + (s % M) * n + s / M, qd);
                         }, out, stride);
                         continue;
                     }
                     for (int64_t q = 0; q < qn; ++q)  // the last, incomplete vector
                         for (int64_t tx = 0; tx < TW; ++tx)
-                            input_tiles<WT, float>([&](int r, int s) {
-                                return ph[q * qd + r * row_floats + (s % M) * n + tx + s / M];
+                            input_tiles<WT, float>([&](int r, int s, float& d) {
+                                d = ph[q * qd + r * row_floats + (s % M) * n + tx + s / M];
                             }, out + q * TW + tx, stride);
                 }
             }
@@ -406,18 +410,15 @@ void transform_input(const float* x, int64_t C, int64_t H, int64_t W, const Tili
                 float* out = V + c * ld + (im * rows + ty - ty0) * TW;
                 for_tiles(TW, [&](auto tag, int64_t tx) {
                     using T = std::remove_pointer_t<decltype(tag)>;
-                    input_tiles<WT, T>([&](int r, int s) {
-                        T d;
-                        load<T>(d, rp[r] + (s % M) * n + tx + s / M);
-                        return d;
-                    }, out + tx, stride);
+                    input_tiles<WT, T>([&](int r, int s, T& d) { load<T>(d, rp[r] + (s % M) * n + tx + s / M); },
+                                       out + tx, stride);
                 });
             }
         }
 }
 
 /// A^T m A of one tile per lane, m read at m[xi * stride]; put(a, b, value) receives output (a, b) of the lanes'
-/// m x m tiles, plus `bias`.
+/// m x m tiles, plus `bias` (by const reference).
 template <class WT, class T, class Put>
 inline void output_tiles(const float* m, int64_t stride, float bias, const Put& put) {
     constexpr int A = WT::alpha, M = WT::m;
@@ -431,7 +432,10 @@ inline void output_tiles(const float* m, int64_t stride, float bias, const Put& 
     ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
         T o[M];
         WT::output(s[a], o);
-        ICHSEG_UNROLL for (int b = 0; b < M; ++b) put(a, b, o[b] + bias);
+        ICHSEG_UNROLL for (int b = 0; b < M; ++b) {
+            const T v = o[b] + bias;
+            put(a, b, v);
+        }
     }
 }
 
@@ -467,12 +471,12 @@ void transform_output(const float* Mt, int64_t K, int64_t H, int64_t W, const Ti
                     const int64_t qn = std::min<int64_t>(R, all_rows - g0);
                     const float* mk = Mt + k * ld + g0 * TW;
                     if (qn == R)
-                        output_tiles<WT, v8f>(mk, stride, b, [&](int a, int bb, v8f v) {
+                        output_tiles<WT, v8f>(mk, stride, b, [&](int a, int bb, const v8f& v) {
                             store_rows<kTW>(ph + (a * M + bb) * TW, qd, v);
                         });
                     else
                         for (int64_t t = 0; t < qn * TW; ++t)
-                            output_tiles<WT, float>(mk + t, stride, b, [&](int a, int bb, float v) {
+                            output_tiles<WT, float>(mk + t, stride, b, [&](int a, int bb, const float& v) {
                                 ph[t / TW * qd + (a * M + bb) * TW + t % TW] = v;
                             });
                     for (int64_t q = 0; q < qn; ++q) write_rows(k, g0 + q, q);
@@ -484,7 +488,7 @@ void transform_output(const float* Mt, int64_t K, int64_t H, int64_t W, const Ti
             const float* mk = Mt + k * ld + g * TW;
             for_tiles(TW, [&](auto tag, int64_t tx) {
                 using T = std::remove_pointer_t<decltype(tag)>;
-                output_tiles<WT, T>(mk + tx, stride, b, [&](int a, int bb, T v) {
+                output_tiles<WT, T>(mk + tx, stride, b, [&](int a, int bb, const T& v) {
                     store<T>(ph + (a * M + bb) * TW + tx, v);
                 });
             });
@@ -493,15 +497,15 @@ void transform_output(const float* Mt, int64_t K, int64_t H, int64_t W, const Ti
     }
 }
 
-/// A dY A^T of one tile per lane: grad(a, b) gives the lanes' m x m output-gradient values, point xi goes to
-/// out[xi * stride].
+/// A dY A^T of one tile per lane: grad(a, b, g) sets g to the lanes' output-gradient values (a, b) of their
+/// m x m tiles, point xi goes to out[xi * stride].
 template <class WT, class T, class Grad>
 inline void output_grad_tiles(const Grad& grad, float* out, int64_t stride) {
     constexpr int A = WT::alpha, M = WT::m;
     T q[M][A];  // (dY A^T)[a][j]
     ICHSEG_UNROLL for (int a = 0; a < M; ++a) {
         T r[M];
-        ICHSEG_UNROLL for (int b = 0; b < M; ++b) r[b] = grad(a, b);
+        ICHSEG_UNROLL for (int b = 0; b < M; ++b) grad(a, b, r[b]);
         WT::output_adjoint(r, q[a]);
     }
     ICHSEG_UNROLL for (int j = 0; j < A; ++j) {
@@ -543,13 +547,13 @@ void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, con
                     for (int64_t q = 0; q < qn; ++q) split_rows(k, g0 + q, q);
                     float* out = D + k * ld + g0 * TW;
                     if (qn == R)
-                        output_grad_tiles<WT, v8f>([&](int a, int bb) {
-                            return load_rows<kTW>(ph + (a * M + bb) * TW, qd);
+                        output_grad_tiles<WT, v8f>([&](int a, int bb, v8f& v) {
+                            load_rows<kTW>(v, ph + (a * M + bb) * TW, qd);
                         }, out, stride);
                     else
                         for (int64_t t = 0; t < qn * TW; ++t)
-                            output_grad_tiles<WT, float>([&](int a, int bb) {
-                                return ph[t / TW * qd + (a * M + bb) * TW + t % TW];
+                            output_grad_tiles<WT, float>([&](int a, int bb, float& v) {
+                                v = ph[t / TW * qd + (a * M + bb) * TW + t % TW];
                             }, out + t, stride);
                 }
             });
@@ -560,11 +564,8 @@ void transform_output_grad(const float* dy, int64_t K, int64_t H, int64_t W, con
             float* out = D + k * ld + g * TW;
             for_tiles(TW, [&](auto tag, int64_t tx) {
                 using T = std::remove_pointer_t<decltype(tag)>;
-                output_grad_tiles<WT, T>([&](int a, int bb) {
-                    T v;
-                    load<T>(v, ph + (a * M + bb) * TW + tx);
-                    return v;
-                }, out + tx, stride);
+                output_grad_tiles<WT, T>([&](int a, int bb, T& v) { load<T>(v, ph + (a * M + bb) * TW + tx); },
+                                         out + tx, stride);
             });
         }
     }
