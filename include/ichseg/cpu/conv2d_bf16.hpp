@@ -222,35 +222,28 @@ inline void pack_dy_transposed(const float* dy, int64_t N, int64_t K, int64_t Kp
 
 /// AMX filter: Wa[rs][Kpad][Cinpad], element (o, i, rs) of an fprop-shaped convolution with `Kout` outputs and
 /// `Cin` inputs being w[o][i][rs], or, with `rotate`, w[i][o][8 - rs] (dgrad: w is (Cin, Kout, 3, 3) then); zero
-/// in the padding. Blocks of 16 outputs x 16 inputs x 9 taps: read from w in its own order (runs of 9 floats,
-/// or of 144 when rotated) into an L1 tile, written as 9 x 16 rows of 16 BF16. (Gathering each output row
-/// straight from w read w nine times over, with a stride of 9 Kout floats when rotated: 7 % of the BF16 paper
-/// step.)
+/// in the padding. Each row of 16 inputs is one gather (lanes 9 floats apart, or 9 Kout when rotated), over blocks
+/// of 16 outputs x 16 inputs whose w lies in L1 (AMX CPUs have fast gathers). (Building the rows lane by lane,
+/// one output row at a time, read w nine times over: 7 % of the BF16 paper step.)
 inline void pack_filter_rows(const float* w, int64_t Kout, int64_t Cin, bool rotate, int64_t Kpad, int64_t Cinpad,
                              uint16_t* Wa) {
     const int64_t iblocks = (Cinpad + 15) / 16;
+    const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(static_cast<int>(rotate ? 9 * Kout : 9)));
     parallel_for((Kpad / 16) * iblocks, [&](int64_t item) {
-        const int64_t o0 = item / iblocks * 16, i0 = item % iblocks * 16;
-        const int64_t on = std::clamp<int64_t>(Kout - o0, 0, 16), in = std::clamp<int64_t>(Cin - i0, 0, 16);
-        alignas(64) float tile[9][16][16] = {};  // [rs][o - o0][i - i0]
-        if (rotate) {
-            for (int64_t il = 0; il < in; ++il)
-                for (int64_t ol = 0; ol < on; ++ol) {
-                    const float* src = w + ((i0 + il) * Kout + o0 + ol) * 9;
-                    for (int rs = 0; rs < 9; ++rs) tile[rs][ol][il] = src[8 - rs];
-                }
-        } else {
-            for (int64_t ol = 0; ol < on; ++ol)
-                for (int64_t il = 0; il < in; ++il) {
-                    const float* src = w + ((o0 + ol) * Cin + i0 + il) * 9;
-                    for (int rs = 0; rs < 9; ++rs) tile[rs][ol][il] = src[rs];
-                }
-        }
+        const int64_t o0 = item / iblocks * 16, i0 = item % iblocks * 16, in = std::clamp<int64_t>(Cin - i0, 0, 16);
+        const __mmask16 valid = in >= 16 ? __mmask16(0xffff) : __mmask16((1u << in) - 1);  // lanes i < Cin
         const __mmask16 m = i0 + 16 <= Cinpad ? __mmask16(0xffff) : __mmask16((1u << (Cinpad - i0)) - 1);
-        for (int rs = 0; rs < 9; ++rs)
-            for (int64_t ol = 0; ol < 16; ++ol)
-                _mm256_mask_storeu_epi16(Wa + (rs * Kpad + o0 + ol) * Cinpad + i0, m,
-                                         reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_load_ps(tile[rs][ol]))));
+        for (int64_t o = o0; o < o0 + 16; ++o)
+            for (int rs = 0; rs < 9; ++rs) {
+                __m512 v = _mm512_setzero_ps();
+                if (o < Kout && in > 0) {
+                    const float* first = rotate ? w + (i0 * Kout + o) * 9 + 8 - rs : w + (o * Cin + i0) * 9 + rs;
+                    v = _mm512_mask_i32gather_ps(v, valid, lane, first, 4);
+                }
+                _mm256_mask_storeu_epi16(Wa + (rs * Kpad + o) * Cinpad + i0, m,
+                                         reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
+            }
     }, 9 * Kpad * Cinpad);
 }
 
