@@ -51,9 +51,8 @@ inline void store(float* p, const V& v) {
     if constexpr (sizeof(V) == sizeof(float)) *p = v;
     else __builtin_memcpy(p, &v, sizeof(V));
 }
-/// The vector whose lane l is p[l * step] (a strided gather), built in registers: filling a float array and
-/// loading it as a vector would stall on store forwarding (narrow stores, one wide load), which cost three
-/// quarters of the filter transform's time on the small U-Net's deep layers.
+/// The vector whose lane l is p[l * step] (a strided gather), built from the lanes directly rather than through a
+/// float array loaded as a vector (narrow stores followed by one wide load cannot be forwarded).
 template <class V, size_t... L>
 inline void gather_lanes(V& v, const float* p, int64_t step, std::index_sequence<L...>) {
     v = V{p[static_cast<int64_t>(L) * step]...};
@@ -256,9 +255,10 @@ struct Tiling {
 };
 
 /// U[a*a][K][C] = G g G^T of every filter, matrix xi at U + xi * us (us = plane_stride(K C)); with `rotate`, the
-/// filter w[k][c] rotated by 180 degrees, stored as U[a*a][C][K] (the dgrad filter). Eight filters that are neighbours in U are transformed together, so the
-/// alpha^2 output streams are written contiguously. Rotated, the eight come from eight different filter rows
-/// w[k][.]; blocks of 16 rows are then walked along c together, so that the reads stay in 16 sequential streams.
+/// filter w[k][c] rotated by 180 degrees, stored as U[a*a][C][K] (the dgrad filter). Eight filters that are
+/// neighbours in U are transformed together, so the alpha^2 output streams are written contiguously. Rotated, the
+/// eight come from eight different filter rows w[k][.]; blocks of 16 rows are then walked along c together, so
+/// that the reads stay in 16 sequential streams.
 template <class WT>
 void transform_filter(const float* w, int64_t K, int64_t C, bool rotate, float* U, int64_t us) {
     constexpr int A = WT::alpha;
@@ -696,8 +696,8 @@ void fprop_transformed(const float* x, int64_t N, int64_t Cin, int64_t Kout, int
 
 /// The transformed filter of the current call, in the calling thread's scratch (reused between calls), its
 /// matrices plane_stride(K C) apart: with K C a multiple of 1024 (the U-Nets' layers from 32 x 32 channels), a
-/// distance of exactly K C put all alpha^2 output streams of the transform into one L1 set, and the transform
-/// took a quarter of a deep layer's time.
+/// distance of exactly K C puts all alpha^2 output streams of the transform into one L1 set (padded, the small
+/// U-Net's 128 x 128-channel 4 x 4 layer ran its fprop 16 % faster; docs/performance.md).
 template <class WT>
 float* transformed_filter(const Conv2dGeometry& g, const float* w, bool rotate) {
     std::vector<float>& U = caller_buffer<float>(1);
