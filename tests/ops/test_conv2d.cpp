@@ -45,6 +45,11 @@ bool winograd_applies(const Geom& g) {
            g.w[0] >= 8;
 }
 
+/// Puts cpu::winograd::tuning() (which tests set to force a schedule or chunk size) back to automatic at scope exit.
+struct RestoreWinogradTuning {
+    ~RestoreWinogradTuning() { cpu::winograd::tuning() = cpu::winograd::Tuning{}; }
+};
+
 }  // namespace
 
 TEST_CASE("conv2d fprop/dgrad/wgrad equal the naive loops exactly on integer inputs", "[ops][conv2d]") {
@@ -108,9 +113,7 @@ TEST_CASE("Winograd's blocked and shared schedules, with any chunking, match the
     // gets the tolerance of the test above.
     namespace winograd = cpu::winograd;
     using winograd::Tuning;
-    struct Restore {
-        ~Restore() { winograd::tuning() = Tuning{}; }
-    } restore;
+    const RestoreWinogradTuning restore;
     const Geom f2{{3, 16, 12, 12}, {9, 16, 3, 3}, 1, 1, 1, 1}, f4{{3, 8, 32, 33}, {8, 8, 3, 3}, 1, 1, 1, 1};
     const Conv2dParams p = params_of(f2, ConvAlgorithm::Winograd);
     const auto x2 = integers<float>(f2.x, 81), w2 = integers<float>(f2.w, 82), b2 = integers<float>({f2.w[0]}, 83);
@@ -172,9 +175,7 @@ TEST_CASE("Winograd on narrow rows (1, 2 and 4 tiles wide) matches the naive loo
     // test's reasoning).
     namespace winograd = cpu::winograd;
     using winograd::Tuning;
-    struct Restore {
-        ~Restore() { winograd::tuning() = Tuning{}; }
-    } restore;
+    const RestoreWinogradTuning restore;
     const std::vector<Geom> geoms = {
         {{3, 8, 8, 8}, {8, 8, 3, 3}, 1, 1, 1, 1}, {{3, 8, 6, 7}, {9, 8, 3, 3}, 1, 1, 1, 1},
         {{2, 9, 4, 4}, {8, 9, 3, 3}, 1, 1, 1, 1}, {{3, 8, 5, 3}, {8, 8, 3, 3}, 1, 1, 1, 1},
